@@ -1,0 +1,202 @@
+"""The only module that touches pluggy: builds the plugin manager and exposes a typed façade.
+
+Nothing is loaded at import time: ``load_plugins()`` builds a fresh manager each time it is called, so
+tests and embedders get isolated instances.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import pluggy
+from loguru import logger
+
+from terminal5.contract import (
+    Alert,
+    CallContext,
+    ExchangeSpec,
+    HttpResponse,
+    NativeCall,
+    NativeClientId,
+    NativeContext,
+    NativePayload,
+)
+from terminal5.errors import ExchangeError, ExchangeNotFound, PluginError
+from terminal5.hookspecs import PROJECT, specs
+from terminal5.models import Market, Order, OrderRequest, OrderStatus
+
+ENTRY_POINT_GROUP = PROJECT
+
+
+def _entry_points() -> Iterable[importlib.metadata.EntryPoint]:
+    return importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+
+
+def build_plugin_manager(
+    *,
+    plugins: Sequence[Any] = (),
+    load_entry_points: bool = True,
+    allow: frozenset[str] | None = None,
+    block: frozenset[str] = frozenset(),
+) -> tuple[pluggy.PluginManager, dict[str, str]]:
+    """A fresh manager with the specs, the installed plugins (entry-point group ``terminal5``) and
+    ``plugins`` given in code. Returns it with a map plugin name -> distribution name.
+
+    ``allow`` (when given) keeps only those entry-point names; ``block`` removes names. A hook
+    implementation that matches no spec is rejected here, loudly.
+    """
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(specs)
+    distributions: dict[str, str] = {}
+    for name in block:
+        pm.set_blocked(name)
+    if load_entry_points:
+        for ep in _entry_points():
+            if ep.name in block or (allow is not None and ep.name not in allow):
+                logger.info("plugin {} skipped by configuration", ep.name)
+                continue
+            if pm.get_plugin(ep.name) is not None:
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not take the gateway down with a traceback
+                raise PluginError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from exc
+            pm.register(plugin, name=ep.name)
+            distributions[ep.name] = ep.dist.name if ep.dist else ep.name
+    for plugin in plugins:
+        name = pm.register(plugin)
+        if name is not None:
+            distributions[name] = getattr(plugin, "__name__", name)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"unknown hook implementation: {exc}") from exc
+    return pm, distributions
+
+
+@attrs.define
+class Registry:
+    """The exchanges the installed plugins provide, by name."""
+
+    specs: dict[str, ExchangeSpec] = attrs.field(factory=dict)
+
+    def get(self, exchange: str) -> ExchangeSpec:
+        try:
+            return self.specs[exchange]
+        except KeyError:
+            known = ", ".join(sorted(self.specs)) or "none installed"
+            raise ExchangeNotFound(f"no plugin provides exchange {exchange!r} (available: {known})") from None
+
+    def __contains__(self, exchange: object) -> bool:
+        return exchange in self.specs
+
+    def names(self) -> list[str]:
+        return sorted(self.specs)
+
+
+class Hooks:
+    """Typed façade over ``pm.hook``: every core module calls these, never pluggy directly."""
+
+    def __init__(self, pm: pluggy.PluginManager, distributions: dict[str, str] | None = None) -> None:
+        self.pm = pm
+        self.distributions = distributions or {}
+        self.registry = self._collect_exchanges()
+
+    # discovery
+    def _collect_exchanges(self) -> Registry:
+        registry = Registry()
+        for impl in self.pm.hook.register_exchanges.get_hookimpls():
+            dist = self.distributions.get(impl.plugin_name, impl.plugin_name)
+
+            def register(spec: ExchangeSpec, _dist: str = dist) -> None:
+                if not isinstance(spec, ExchangeSpec):
+                    raise PluginError(f"{_dist}: register() takes an ExchangeSpec, got {type(spec).__name__}")
+                if spec.name in registry.specs:
+                    other = registry.specs[spec.name].distribution
+                    raise PluginError(
+                        f"exchange {spec.name!r} is provided by two plugins: {other} and {_dist}; "
+                        "uninstall or block one (TERMINAL5_PLUGINS_BLOCK)"
+                    )
+                registry.specs[spec.name] = attrs.evolve(spec, distribution=_dist)
+
+            impl.function(register=register)
+        return registry
+
+    # order path
+    def map_client_id(self, exchange: str, client_order_id: str, attempt: int) -> NativeClientId:
+        result = self.pm.hook.map_client_id(exchange=exchange, client_order_id=client_order_id, attempt=attempt)
+        if result is None:
+            raise PluginError(f"no plugin maps client ids for {exchange!r}", exchange=exchange)
+        if not isinstance(result, (str, int)) or isinstance(result, bool):
+            raise PluginError(f"map_client_id for {exchange!r} returned {type(result).__name__}")
+        return result
+
+    def to_native(
+        self,
+        exchange: str,
+        request: OrderRequest,
+        market: Market,
+        native_client_id: NativeClientId,
+        options: Mapping[str, Any] | None = None,
+    ) -> NativeCall:
+        call = self.pm.hook.to_native(
+            exchange=exchange,
+            request=request,
+            market=market,
+            native_client_id=native_client_id,
+            options=dict(options or {}),
+        )
+        if not isinstance(call, NativeCall):
+            raise PluginError(f"to_native for {exchange!r} returned {type(call).__name__}", exchange=exchange)
+        return call
+
+    def map_error(self, exchange: str, response: HttpResponse, ctx: CallContext) -> ExchangeError | None:
+        error = self.pm.hook.map_error(exchange=exchange, response=response, ctx=ctx)
+        if error is not None and not isinstance(error, ExchangeError):
+            raise PluginError(f"map_error for {exchange!r} returned {type(error).__name__}")
+        return error
+
+    def from_native(self, exchange: str, native: NativePayload, context: NativeContext) -> Order:
+        order = self.pm.hook.from_native(exchange=exchange, native=native, context=context)
+        if not isinstance(order, Order):
+            raise PluginError(f"from_native for {exchange!r} returned {type(order).__name__}", exchange=exchange)
+        return order
+
+    def normalize_status(self, exchange: str, native_status: str) -> OrderStatus | None:
+        """The plugin's answer, or None when no plugin knows this status. Never raises."""
+        try:
+            status = self.pm.hook.normalize_status(exchange=exchange, native_status=native_status)
+        except Exception:
+            logger.exception("normalize_status raised for {} {!r}", exchange, native_status)
+            return None
+        if status is None:
+            return None
+        try:
+            return OrderStatus(status)
+        except ValueError:
+            logger.error("normalize_status for {} returned {!r}, not a status", exchange, status)
+            return None
+
+    # operations
+    def alert(self, alert: Alert) -> None:
+        for impl in reversed(self.pm.hook.alert.get_hookimpls()):
+            try:
+                impl.function(alert=alert)
+            except Exception:
+                logger.exception("alert sink {} failed", impl.plugin_name)
+
+
+def load_hooks(
+    *,
+    plugins: Sequence[Any] = (),
+    load_entry_points: bool = True,
+    allow: frozenset[str] | None = None,
+    block: frozenset[str] = frozenset(),
+) -> Hooks:
+    pm, dists = build_plugin_manager(
+        plugins=plugins, load_entry_points=load_entry_points, allow=allow, block=block
+    )
+    return Hooks(pm, dists)

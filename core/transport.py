@@ -1,0 +1,235 @@
+"""The core HTTP transport: one per exchange type (one aiohttp session), shared by every account.
+
+It knows nothing about accounts: the signed request and the ``CallContext`` come with each call. It sends,
+times, records a scrubbed audit entry, and turns the response into a taxonomy error through the
+exchange's ``map_error`` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import aiohttp
+import attrs
+from loguru import logger
+
+from terminal5 import jsonutil
+from terminal5.contract import CallContext, HttpRequest, HttpResponse
+from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RequestTimeout
+
+REDACTED = "***"
+#: headers never recorded whatever the plugin says
+ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "cookie"})
+#: response headers worth keeping in the audit trail (rate-limit state)
+RATE_HEADER_MARKERS = ("ratelimit", "rate-limit", "used-weight", "order-count", "retry-after")
+
+
+@attrs.frozen(kw_only=True)
+class CallRecord:
+    """One native call as the audit trail keeps it: no secret, no signature."""
+
+    exchange: str
+    endpoint: str
+    method: str
+    url: str
+    request_headers: Mapping[str, str]
+    request_body: str | None
+    status: int | None
+    response_body: str | None
+    rate_headers: Mapping[str, str]
+    latency_ms: float
+    error: str | None = None
+    broker_id: int | None = None
+    request_id: str | None = None
+    order_key: str | None = None
+
+
+def scrub_text(text: str | None, secrets: tuple[str, ...]) -> str | None:
+    if text is None:
+        return None
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_query(query: str, redact: frozenset[str]) -> str:
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    return urlencode([(k, REDACTED if k in redact else v) for k, v in pairs], safe="*")
+
+
+def _scrub_body(body: str | None, redact: frozenset[str]) -> str | None:
+    if not body or not redact:
+        return body
+    stripped = body.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = jsonutil.loads(body)
+        except ValueError:
+            return body
+        if isinstance(data, dict):
+            return jsonutil.dumps({k: (REDACTED if k in redact else v) for k, v in data.items()})
+        return body
+    return _scrub_query(body, redact)
+
+
+def scrub_request(request: HttpRequest, secrets: tuple[str, ...]) -> tuple[str, dict[str, str], str | None]:
+    """(url, headers, body) with redacted parameters and every credential string removed."""
+    redact = request.redact
+    parts = urlsplit(request.url)
+    url = urlunsplit(parts._replace(query=_scrub_query(parts.query, redact)))
+    headers = {
+        k: (REDACTED if k.lower() in ALWAYS_REDACTED_HEADERS or k in redact else v)
+        for k, v in request.headers.items()
+    }
+    body = _scrub_body(request.body, redact)
+    url = scrub_text(url, secrets) or url
+    headers = {k: scrub_text(v, secrets) or "" for k, v in headers.items()}
+    return url, headers, scrub_text(body, secrets)
+
+
+def rate_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in headers.items() if any(m in k.lower() for m in RATE_HEADER_MARKERS)}
+
+
+def parse_body(text: str) -> Any:
+    if not text:
+        return None
+    try:
+        return jsonutil.loads(text)
+    except ValueError:
+        return None
+
+
+CallObserver = Callable[[CallContext, CallRecord], None]
+ErrorMapper = Callable[[str, HttpResponse, CallContext], ExchangeError | None]
+
+
+class HttpTransport:
+    """Implements ``terminal5.contract.Transport``."""
+
+    def __init__(
+        self,
+        exchange: str,
+        map_error: ErrorMapper,
+        *,
+        timeout: float = 10.0,
+        clock_ms: Callable[[], int] | None = None,
+        observers: list[CallObserver] | None = None,
+        connector_limit: int = 100,
+    ) -> None:
+        self.exchange = exchange
+        self._map_error = map_error
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
+        self.observers: list[CallObserver] = list(observers or [])
+        self._connector_limit = connector_limit
+        self._session: aiohttp.ClientSession | None = None
+
+    def now_ms(self) -> int:
+        return self._clock_ms()
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._connector_limit),
+                # One session for every account of this exchange: cookies would leak across accounts.
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def send(self, ctx: CallContext, request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        status: int | None = None
+        text: str | None = None
+        headers: dict[str, str] = {}
+        error: ExchangeError | None = None
+        try:
+            async with self.session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=request.body.encode() if request.body is not None else None,
+            ) as resp:
+                status = resp.status
+                headers = dict(resp.headers)
+                text = await resp.text()
+        except TimeoutError:
+            error = RequestTimeout(f"no answer within {self._timeout.total}s", exchange=self.exchange)
+        except aiohttp.ClientConnectorError as exc:
+            error = NetworkError(f"cannot connect: {exc.os_error}", exchange=self.exchange, details={"sent": False})
+        except aiohttp.ClientError as exc:
+            error = NetworkError(f"{type(exc).__name__}: {exc}", exchange=self.exchange)
+        latency = (time.perf_counter() - started) * 1000
+        response = None
+        if status is not None:
+            response = HttpResponse(
+                status=status, headers=headers, text=text or "", latency_ms=latency, data=parse_body(text or "")
+            )
+            error = self._map_error(self.exchange, response, ctx)
+            if error is None and status >= 500:
+                error = ExchangeNotAvailable(f"HTTP {status}", exchange=self.exchange, code=status)
+            elif error is None and status >= 400:
+                error = ExchangeError(f"HTTP {status}: {(text or '')[:200]}", exchange=self.exchange, code=status)
+        self._record(ctx, request, response, latency, error)
+        if error is not None:
+            raise error
+        assert response is not None
+        return response
+
+    def _record(
+        self,
+        ctx: CallContext,
+        request: HttpRequest,
+        response: HttpResponse | None,
+        latency: float,
+        error: ExchangeError | None,
+    ) -> None:
+        secrets = ctx.credentials.secrets() if ctx.credentials else ()
+        url, req_headers, body = scrub_request(request, secrets)
+        record = CallRecord(
+            exchange=self.exchange,
+            endpoint=request.endpoint,
+            method=request.method,
+            url=url,
+            request_headers=req_headers,
+            request_body=body,
+            status=response.status if response else None,
+            response_body=scrub_text(response.text, secrets) if response else None,
+            rate_headers=rate_headers(response.headers) if response else {},
+            latency_ms=round(latency, 3),
+            error=(error.kind + ": " + (scrub_text(error.message, secrets) or "")) if error else None,
+            broker_id=ctx.broker_id,
+            request_id=ctx.request_id,
+            order_key=ctx.order_key,
+        )
+        log = logger.bind(exchange=self.exchange, request_id=ctx.request_id, broker_id=ctx.broker_id)
+        log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or url, record.status, latency)
+        for observer in self.observers:
+            try:
+                observer(ctx, record)
+            except Exception:
+                log.exception("call observer failed")
+
+
+async def gather_bounded(coros: list[Any], limit: int) -> list[Any]:
+    """Run coroutines with at most ``limit`` in flight (used by bulk lookups)."""
+    semaphore = asyncio.Semaphore(limit)
+
+    async def run(coro: Any) -> Any:
+        async with semaphore:
+            return await coro
+
+    return await asyncio.gather(*(run(c) for c in coros))

@@ -1,0 +1,181 @@
+"""Hook specifications: the plugin author's manual.
+
+How dispatch works
+------------------
+Many plugins are installed at once (one per exchange, plus alert sinks and overrides). Every
+per-exchange hook takes an ``exchange`` argument (the name you registered) and is ``firstresult``:
+pluggy calls the implementations newest-registered first (``tryfirst`` ones before, ``trylast`` ones
+after) and stops at the first answer that is not ``None``. So:
+
+* **return ``None`` when ``exchange`` is not yours** — always check it first;
+* to override one hook for one exchange from a third-party plugin, implement it with
+  ``@hookimpl(tryfirst=True)``, answer for that exchange and return ``None`` for the others;
+* the core turns a ``None`` result into a typed error (``ExchangeNotFound``/``PluginError``), it never
+  passes ``None`` on.
+
+Conversion hooks are **pure**: no I/O, no clock, no global state. Network calls live in the native client
+your ``ExchangeSpec.client_factory`` builds; it receives each account's credentials per call in a
+``CallContext`` and never stores them.
+
+Lifecycle, in the order the core uses the hooks for one order::
+
+    register_exchanges -> map_client_id -> to_native -> (client sends; map_error on every response)
+                       -> from_native -> normalize_status -> (alert, when something needs a human)
+
+A plugin may implement any subset of hooks; a misspelt hook name is rejected when plugins are loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from terminal5.hookspecs.markers import hookspec
+
+if TYPE_CHECKING:
+    from terminal5.contract import (
+        Alert,
+        CallContext,
+        ExchangeSpec,
+        HttpResponse,
+        NativeCall,
+        NativeClientId,
+        NativeContext,
+        NativePayload,
+    )
+    from terminal5.errors import ExchangeError
+    from terminal5.models import Market, Order, OrderRequest, OrderStatus
+
+
+# --- discovery ----------------------------------------------------------------------------------------
+
+
+@hookspec
+def register_exchanges(register: Callable[[ExchangeSpec], None]) -> None:
+    """Declare the exchange(s) this plugin provides.
+
+    Call ``register(spec)`` once per exchange with an ``ExchangeSpec``:
+
+    * ``name``: the lower-case key every other hook receives as ``exchange`` (``"binance"``);
+    * ``market_types`` and, per market type, ``supported_params`` (the Level-1 and Level-2 unified
+      parameters you honour) and ``order_types``. The core refuses, before anything is sent, an order
+      using a Level-1 parameter you do not list (``UnsupportedParameterError``), and reports unlisted
+      Level-2 parameters in ``Order.ignored_params``;
+    * ``client_id``: the native client-id rule (``ClientIdRule(kind="str", max_length=36, pattern=...)``
+      or ``kind="int32"``);
+    * ``urls``: production and testnet base URLs per market type (a broker may override them);
+    * ``client_factory(transport) -> ExchangeClient``: builds the one native client of this exchange type.
+
+    Two plugins registering the same name is an error naming both distributions.
+
+    Example::
+
+        @hookimpl
+        def register_exchanges(register):
+            register(ExchangeSpec(name="okx", display_name="OKX", ...))
+
+    Returns nothing.
+    """
+
+
+# --- the order path -----------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def map_client_id(exchange: str, client_order_id: str, attempt: int) -> NativeClientId | None:
+    """Turn a unified client order id into the native client id the exchange will carry.
+
+    ``client_order_id`` is the unified id (any printable string up to 64 characters). Return a ``str``
+    that satisfies your ``ClientIdRule`` (return the id itself when it already does) or an ``int`` for
+    integer-only exchanges (Kraken's ``userref``).
+
+    The core *claims* the value you return atomically in its store (unique per exchange). When another
+    client id already holds it, the core calls you again with ``attempt`` + 1: return the next candidate
+    (a deterministic probe, e.g. ``first_guess + attempt``). The mapping is therefore deterministic for a
+    given id, collision-free, and reversible by the core (``NativeContext.client_id_of``).
+
+    Must be pure and fast. Returns ``None`` when ``exchange`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def to_native(
+    exchange: str,
+    request: OrderRequest,
+    market: Market,
+    native_client_id: NativeClientId,
+    options: Mapping[str, Any],
+) -> NativeCall | None:
+    """Build the native call that places ``request`` on ``market``.
+
+    ``options`` are the broker's plugin options (declared in ``ExchangeSpec.broker_options``), e.g. a
+    per-broker client-id mode. Like every pluggy hook, your implementation may accept only the arguments
+    it uses.
+
+    ``request`` is validated (types, required fields) and its parameter levels checked against your
+    declared ``supported_params``. You still check the exchange's published filters from ``market``
+    (tick, step, minimum quantity and notional) and raise ``InvalidOrder`` naming the filter and the
+    bound. Format every Decimal to the market's step/tick as the exchange expects (no exponent, no float).
+
+    Put ``native_client_id`` in the call (and in ``NativeCall.native_client_id``). Do not merge
+    ``request.extra_params``: the core applies them verbatim on top of your params (Level 3).
+    Level-2 parameters you map as separate orders go in ``NativeCall.attached``.
+
+    Pure. Returns ``None`` when ``exchange`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def map_error(exchange: str, response: HttpResponse, ctx: CallContext) -> ExchangeError | None:
+    """Translate a native response into the taxonomy.
+
+    Called by the core transport on **every** response of your exchange. Return the taxonomy error
+    (``InsufficientFunds``, ``RateLimitExceeded(retry_after=...)``, ``DuplicateOrder``…) carrying the
+    native ``code`` and ``message``; return ``None`` when the response is a success (or when
+    ``exchange`` is not yours). Decide from status codes and native error codes, never from free text
+    unless the exchange offers nothing else (Kraken's error strings are its codes).
+
+    The core raises what you return; 5xx answers you do not map become ``ExchangeNotAvailable``.
+    """
+
+
+@hookspec(firstresult=True)
+def from_native(exchange: str, native: NativePayload, context: NativeContext) -> Order | None:
+    """Turn one native order payload into a unified ``Order``.
+
+    ``native`` is the JSON object the exchange returned (numbers and numeric strings must become
+    Decimals; keep nothing as float). ``context.request`` is the originating request when there is one;
+    ``context.market``/``context.markets(native_symbol)`` give the unified symbol back;
+    ``context.client_id_of(native_client_id)`` maps the native client id back to the unified one
+    (``None`` for ids the gateway never issued: leave ``client_order_id`` empty then).
+
+    Set ``native_status`` to the exchange's status string; the core sets ``status`` itself through
+    ``normalize_status`` (so leave ``status=OrderStatus.UNKNOWN``). Set ``raw`` to ``native``.
+
+    Pure. Returns ``None`` when ``exchange`` is not yours.
+    """
+
+
+@hookspec(firstresult=True)
+def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
+    """Map a native order status onto ``open`` / ``closed`` / ``cancelled``.
+
+    Keep the table as data (a dict in your ``constants`` module) covering every status the exchange
+    documents. Return ``None`` for a status you do not know: the core then stores ``UNKNOWN`` with the
+    raw payload and raises one alert per (exchange, status). Never raise.
+
+    Returns ``None`` as well when ``exchange`` is not yours.
+    """
+
+
+# --- operations ------------------------------------------------------------------------------------
+
+
+@hookspec
+def alert(alert: Alert) -> None:
+    """Receive an alert (unknown native status, restart, reconciliation finding, repeated errors).
+
+    Every implementation is called (this is not ``firstresult``); an alert sink (Discord, Slack,
+    e-mail…) is just a plugin implementing this hook. The core has already de-duplicated by
+    ``alert.key``. Must not block for long and must not raise; the core logs and swallows errors.
+    """
