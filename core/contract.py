@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
-
 from terminal5.models import Balance, Market, MarketType, OrderRequest, Position, Trade
 
 NativeClientId = str | int
@@ -96,6 +95,9 @@ class AttachedOrder:
     role: str  # "stop_loss" | "take_profit" | …
     client_order_id: str
     call: NativeCall
+    #: the child's unified description; when None the core derives it from the parent for the
+    #: "stop_loss"/"take_profit" roles (opposite side, reduce-only, trigger at the Level-2 price)
+    request: OrderRequest | None = None
 
 
 def format_param(value: Any) -> str:

@@ -17,21 +17,20 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
-
 from terminal5.errors import InvalidOrderRequest
 from terminal5.models import (
     SYMBOL_RE,
-    MarginMode,
-    MarketType,
-    OrderStatus,
-    PositionSide,
-    Side,
     Balance,
+    MarginMode,
     Market,
+    MarketType,
     Order,
     OrderRequest,
+    OrderStatus,
     OrderType,
     Position,
+    PositionSide,
+    Side,
     Source,
     TimeInForce,
     Trade,
@@ -54,7 +53,7 @@ def to_decimal(value: Any) -> Decimal:
     if isinstance(value, bool):
         raise _FieldError("must be a decimal number, not a boolean")
     if isinstance(value, float):
-        raise _FieldError("must be a decimal string (e.g. \"0.1\"), not a float: floats lose precision")
+        raise _FieldError('must be a decimal string (e.g. "0.1"), not a float: floats lose precision')
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, int):

@@ -16,12 +16,14 @@ def loads(text: str | bytes) -> Any:
 
 
 def _encode(value: Any, out: list[str]) -> None:
-    if isinstance(value, bool) or value is None or isinstance(value, (int, str)) and not isinstance(value, Enum):
+    if isinstance(value, bool) or value is None or (isinstance(value, (int, str)) and not isinstance(value, Enum)):
         out.append(json.dumps(value, ensure_ascii=False))
     elif isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"cannot encode {value} in JSON")
-        out.append(format(value, "f") if value == value.to_integral_value() or abs(value.adjusted()) < 20 else str(value))
+        out.append(
+            format(value, "f") if value == value.to_integral_value() or abs(value.adjusted()) < 20 else str(value)
+        )
     elif isinstance(value, Enum):
         _encode(value.value, out)
     elif isinstance(value, float):

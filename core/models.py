@@ -114,7 +114,9 @@ LEVEL1_PARAMS = (
 #: Level 2: mapped where supported, otherwise listed in ``Order.ignored_params``.
 LEVEL2_PARAMS = ("stop_loss_price", "take_profit_price", "trailing_delta", "iceberg_qty")
 
-SYMBOL_RE = re.compile(r"^(?P<base>[A-Z0-9]{1,20})/(?P<quote>[A-Z0-9]{1,20})(?::(?P<settle>[A-Z0-9]{1,20})(?:-(?P<expiry>\d{6}))?)?$")
+SYMBOL_RE = re.compile(
+    r"^(?P<base>[A-Z0-9]{1,20})/(?P<quote>[A-Z0-9]{1,20})(?::(?P<settle>[A-Z0-9]{1,20})(?:-(?P<expiry>\d{6}))?)?$"
+)
 
 
 def market_type_of(symbol: str) -> MarketType:

@@ -13,7 +13,6 @@ from typing import Any
 import attrs
 import pluggy
 from loguru import logger
-
 from terminal5.contract import (
     Alert,
     CallContext,
@@ -196,7 +195,5 @@ def load_hooks(
     allow: frozenset[str] | None = None,
     block: frozenset[str] = frozenset(),
 ) -> Hooks:
-    pm, dists = build_plugin_manager(
-        plugins=plugins, load_entry_points=load_entry_points, allow=allow, block=block
-    )
+    pm, dists = build_plugin_manager(plugins=plugins, load_entry_points=load_entry_points, allow=allow, block=block)
     return Hooks(pm, dists)

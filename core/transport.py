@@ -16,7 +16,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 import attrs
 from loguru import logger
-
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse
 from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RequestTimeout
@@ -85,8 +84,7 @@ def scrub_request(request: HttpRequest, secrets: tuple[str, ...]) -> tuple[str, 
     parts = urlsplit(request.url)
     url = urlunsplit(parts._replace(query=_scrub_query(parts.query, redact)))
     headers = {
-        k: (REDACTED if k.lower() in ALWAYS_REDACTED_HEADERS or k in redact else v)
-        for k, v in request.headers.items()
+        k: (REDACTED if k.lower() in ALWAYS_REDACTED_HEADERS or k in redact else v) for k, v in request.headers.items()
     }
     body = _scrub_body(request.body, redact)
     url = scrub_text(url, secrets) or url

@@ -1,0 +1,892 @@
+"""The order pipeline.
+
+validate -> resolve broker -> check parameter levels -> idempotency -> persist intent -> native call
+-> normalize -> persist result -> answer.
+
+One native client per exchange type is shared by every broker; each call carries its own immutable
+``CallContext`` (credentials included), so concurrent orders of different accounts never mix keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import attrs
+from loguru import logger
+from terminal5.alerts import AlertBus
+from terminal5.contract import (
+    Alert,
+    AttachedOrder,
+    CallContext,
+    Credentials,
+    ExchangeClient,
+    ExchangeSpec,
+    NativeClientId,
+    NativeContext,
+    NativePayload,
+    OrderRef,
+)
+from terminal5.convert import structure_request
+from terminal5.errors import (
+    OUTCOME_UNKNOWN,
+    TAXONOMY,
+    BadSymbol,
+    BrokerDisabled,
+    DuplicateOrder,
+    ExchangeError,
+    OrderNotFound,
+    PluginError,
+    RateLimitExceeded,
+    Terminal5Error,
+    UnsupportedParameterError,
+)
+from terminal5.markets import MarketBook, MarketCache
+from terminal5.models import (
+    Balance,
+    Market,
+    MarketType,
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Position,
+    Side,
+    market_type_of,
+)
+from terminal5.params import check_levels
+from terminal5.plugins import Hooks, load_hooks
+from terminal5.secrets import SecretBox, load_or_create_key
+from terminal5.settings import Settings
+from terminal5.storage.brokers import BrokerInfo, BrokerRepo
+from terminal5.storage.client_ids import ClientIdStore
+from terminal5.storage.database import Storage
+from terminal5.storage.fields import now
+from terminal5.storage.orders import OrderRepo, request_fingerprint, row_to_order
+from terminal5.transport import CallObserver, CallRecord, HttpTransport
+
+#: waits before each lookup of an order whose submission outcome is unknown (seconds)
+DEFAULT_LOOKUP_DELAYS = (0.25, 1.0, 2.0)
+
+
+def generate_client_order_id(user_id: int) -> str:
+    """Short, unique, and inside every exchange's pattern (letters, digits, underscore)."""
+    return f"T5_{user_id}_{int(time.time() * 1000):x}_{secrets.token_hex(4)}"
+
+
+@attrs.frozen
+class _Client:
+    spec: ExchangeSpec
+    transport: HttpTransport
+    client: ExchangeClient
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        hooks: Hooks,
+        storage: Storage,
+        box: SecretBox,
+        redis: Any = None,
+        lookup_delays: Sequence[float] = DEFAULT_LOOKUP_DELAYS,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.hooks = hooks
+        self.registry = hooks.registry
+        self.storage = storage
+        self.redis = redis
+        self.orders = OrderRepo(storage)
+        self.brokers = BrokerRepo(storage, box)
+        self.client_ids = ClientIdStore(storage, redis)
+        self.markets = MarketCache(settings.data_dir / "markets" if settings.data_dir else None)
+        self.alerts = AlertBus(hooks.alert)
+        self.lookup_delays = tuple(lookup_delays)
+        self.call_observers: list[CallObserver] = []
+        self._clock_ms = clock_ms
+        self._clients: dict[str, _Client] = {}
+        self._credentials: dict[int, Credentials] = {}
+        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._audit_futures: set[Any] = set()
+
+    # --- construction --------------------------------------------------------------------------
+    @classmethod
+    async def open(
+        cls,
+        *,
+        settings: Settings | None = None,
+        database_url: str | None = None,
+        hooks: Hooks | None = None,
+        master_key: str | None = None,
+        redis_url: str | None = None,
+        data_dir: str | Path | None = None,
+        lookup_delays: Sequence[float] = DEFAULT_LOOKUP_DELAYS,
+        http_timeout: float | None = None,
+        clock_ms: Callable[[], int] | None = None,
+    ) -> Gateway:
+        settings = settings or Settings.from_env()
+        changes: dict[str, Any] = {}
+        if data_dir is not None:
+            changes["data_dir"] = Path(data_dir)
+        if database_url is not None:
+            changes["database_url"] = database_url
+        if redis_url is not None:
+            changes["redis_url"] = redis_url
+        if master_key is not None:
+            changes["master_key"] = master_key
+        if http_timeout is not None:
+            changes["http_timeout"] = http_timeout
+        settings = attrs.evolve(settings, **changes)
+        if hooks is None:
+            hooks = load_hooks(allow=settings.plugins_allow, block=settings.plugins_block)
+        key = load_or_create_key(settings.master_key, settings.key_file)
+        storage = await Storage.open(settings.database_url)
+        redis = None
+        if settings.redis_url:
+            import redis as redis_lib
+
+            redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return cls(
+            settings=settings,
+            hooks=hooks,
+            storage=storage,
+            box=SecretBox(key),
+            redis=redis,
+            lookup_delays=lookup_delays,
+            clock_ms=clock_ms,
+        )
+
+    async def close(self) -> None:
+        for entry in self._clients.values():
+            try:
+                await entry.client.close()
+            finally:
+                await entry.transport.close()
+        self._clients.clear()
+        await self.storage.close()
+        if self.redis is not None:
+            self.redis.close()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # --- brokers -------------------------------------------------------------------------------
+    async def add_broker(
+        self,
+        *,
+        user_id: int,
+        exchange: str,
+        label: str,
+        api_key: str,
+        api_secret: str,
+        api_password: str | None = None,
+        testnet: bool = False,
+        base_url: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> BrokerInfo:
+        spec = self.registry.get(exchange)
+        unknown = set(options or {}) - set(spec.broker_options)
+        if unknown:
+            raise Terminal5Error(
+                f"{exchange} has no broker option(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(spec.broker_options)) or 'none'})",
+                field="options",
+            )
+        return await self.storage.run(
+            self.brokers.add,
+            user_id=user_id,
+            exchange=exchange,
+            label=label,
+            api_key=api_key,
+            api_secret=api_secret,
+            api_password=api_password,
+            testnet=testnet,
+            base_url=base_url,
+            options=options,
+        )
+
+    async def get_broker(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
+        return await self.storage.run(self.brokers.get, broker_id, user_id)
+
+    async def list_brokers(self, user_id: int | None = None) -> list[BrokerInfo]:
+        return await self.storage.run(self.brokers.list, user_id)
+
+    async def remove_broker(self, broker_id: int, user_id: int | None = None) -> None:
+        await self.storage.run(self.brokers.remove, broker_id, user_id)
+        self._credentials.pop(broker_id, None)
+
+    async def set_broker_enabled(self, broker_id: int, enabled: bool, reason: str | None = None) -> BrokerInfo:
+        return await self.storage.run(self.brokers.set_enabled, broker_id, enabled, reason)
+
+    async def _credentials_of(self, broker_id: int) -> Credentials:
+        creds = self._credentials.get(broker_id)
+        if creds is None:
+            creds = await self.storage.run(self.brokers.credentials, broker_id)
+            self._credentials[broker_id] = creds
+        return creds
+
+    # --- clients and contexts --------------------------------------------------------------------
+    def client_for(self, exchange: str) -> _Client:
+        """The one native client of this exchange type (created on first use)."""
+        entry = self._clients.get(exchange)
+        if entry is None:
+            spec = self.registry.get(exchange)
+            transport = HttpTransport(
+                exchange,
+                self.hooks.map_error,
+                timeout=self.settings.http_timeout,
+                clock_ms=self._clock_ms,
+                observers=[self._audit, *self.call_observers],
+            )
+            entry = _Client(spec=spec, transport=transport, client=spec.client_factory(transport))
+            self._clients[exchange] = entry
+        return entry
+
+    def base_url(self, spec: ExchangeSpec, broker: BrokerInfo, market_type: MarketType) -> str:
+        if broker.base_url:
+            return broker.base_url.rstrip("/")
+        url = spec.urls.for_(market_type, testnet=broker.testnet)
+        if url is None:
+            env = "testnet" if broker.testnet else "production"
+            raise UnsupportedParameterError(
+                f"{spec.name} has no {env} endpoint for {market_type.value}", exchange=spec.name, field="symbol"
+            )
+        return url
+
+    async def context(
+        self,
+        broker: BrokerInfo,
+        market_type: MarketType,
+        *,
+        request_id: str | None = None,
+        order_key: str | None = None,
+    ) -> CallContext:
+        spec = self.registry.get(broker.exchange)
+        return CallContext(
+            exchange=broker.exchange,
+            base_url=self.base_url(spec, broker, market_type),
+            market_type=market_type,
+            credentials=await self._credentials_of(broker.id),
+            broker_id=broker.id,
+            user_id=broker.user_id,
+            request_id=request_id,
+            testnet=broker.testnet,
+            options=broker.options,
+            order_key=order_key,
+        )
+
+    async def market_book(self, broker: BrokerInfo, market_type: MarketType) -> MarketBook:
+        entry = self.client_for(broker.exchange)
+        base_url = self.base_url(entry.spec, broker, market_type)
+        public = CallContext(
+            exchange=broker.exchange,
+            base_url=base_url,
+            market_type=market_type,
+            testnet=broker.testnet,
+            options=broker.options,
+        )
+
+        async def load() -> list[Market]:
+            return list(await entry.client.load_markets(public))
+
+        return await self.markets.book(broker.exchange, base_url, market_type, load)
+
+    async def market(self, broker: BrokerInfo, symbol: str, market_type: MarketType) -> Market:
+        book = await self.market_book(broker, market_type)
+        market = book.get(symbol)
+        if market is None:
+            raise BadSymbol(f"{broker.exchange} has no market {symbol}", exchange=broker.exchange, field="symbol")
+        if not market.active:
+            raise BadSymbol(f"{symbol} is not trading on {broker.exchange}", exchange=broker.exchange, field="symbol")
+        return market
+
+    def _audit(self, ctx: CallContext, record: CallRecord) -> None:
+        def write() -> None:
+            self.storage.m.NativeCall.create(
+                exchange=record.exchange,
+                broker_id=record.broker_id,
+                client_order_id=record.order_key,
+                request_id=record.request_id,
+                endpoint=record.endpoint or record.url[:100],
+                method=record.method,
+                url=record.url,
+                request_headers=dict(record.request_headers),
+                request_body=record.request_body,
+                status=record.status,
+                response_body=record.response_body,
+                rate_headers=dict(record.rate_headers),
+                latency_ms=record.latency_ms,
+                error=record.error,
+            )
+
+        future = self.storage.submit(write)
+        self._audit_futures.add(future)
+        future.add_done_callback(self._audit_futures.discard)
+
+    async def flush(self) -> None:
+        """Wait until every queued audit write is in the database."""
+        await self.storage.run(lambda: None)
+
+    # --- native -> unified ---------------------------------------------------------------------
+    def _convert(
+        self,
+        exchange: str,
+        payload: NativePayload,
+        *,
+        market_type: MarketType,
+        request: OrderRequest | None = None,
+        market: Market | None = None,
+        book: MarketBook | None = None,
+    ) -> tuple[Order, bool]:
+        """Runs on the DB thread (the reverse client-id map may hit the database). Returns the order
+        with its normalized status, and whether that status was unknown."""
+        context = NativeContext(
+            exchange=exchange,
+            market_type=market_type,
+            request=request,
+            market=market,
+            markets=(book.native if book else (lambda _s: market)),
+            client_id_of=lambda native_id: self.client_ids.client_id_of(exchange, native_id),
+        )
+        order = self.hooks.from_native(exchange, payload, context)
+        status = OrderStatus.UNKNOWN
+        if order.native_status is not None:
+            status = self.hooks.normalize_status(exchange, order.native_status) or OrderStatus.UNKNOWN
+        order = attrs.evolve(order, status=status, raw=order.raw if order.raw is not None else payload)
+        return order, status is OrderStatus.UNKNOWN
+
+    def _unknown_status_alert(self, order: Order, broker_id: int | None) -> None:
+        self.alerts.raise_(
+            Alert(
+                kind="unknown_status",
+                key=f"unknown_status:{order.exchange}:{order.native_status}",
+                exchange=order.exchange,
+                message=(
+                    f"new {order.exchange} status {order.native_status!r} (order {order.id}, broker {broker_id}): "
+                    "stored as UNKNOWN; add it to the plugin's status table"
+                ),
+                details={"native_status": order.native_status, "order_id": order.id},
+            )
+        )
+
+    # --- placing -------------------------------------------------------------------------------
+    async def place_order(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Order:
+        request_id = request_id or uuid.uuid4().hex
+        with logger.contextualize(request_id=request_id):
+            request = data if isinstance(data, OrderRequest) else structure_request(data)
+            broker = await self.get_broker(request.broker_id, request.user_id)
+            if not broker.enabled:
+                raise BrokerDisabled(
+                    f"broker {broker.id} is disabled: {broker.disabled_reason or 'kill switch on'}", field="broker_id"
+                )
+            entry = self.client_for(broker.exchange)
+            ignored = check_levels(entry.spec, request)
+            market_type = request.market_type
+            market = await self.market(broker, request.symbol, market_type)
+            if request.client_order_id is None:
+                request = attrs.evolve(request, client_order_id=generate_client_order_id(request.user_id))
+            assert request.client_order_id is not None
+            lock = self._locks.setdefault((broker.id, request.client_order_id), asyncio.Lock())
+            async with lock:
+                try:
+                    return await self._place_locked(entry, broker, request, market, ignored, request_id)
+                finally:
+                    if not lock._waiters:  # type: ignore[attr-defined]
+                        self._locks.pop((broker.id, request.client_order_id), None)
+
+    async def _place_locked(
+        self,
+        entry: _Client,
+        broker: BrokerInfo,
+        request: OrderRequest,
+        market: Market,
+        ignored: tuple[str, ...],
+        request_id: str,
+    ) -> Order:
+        exchange = broker.exchange
+        cid = request.client_order_id
+        assert cid is not None
+        fingerprint = request_fingerprint(request)
+        existing = await self.storage.run(self.orders.find, broker.id, cid)
+        if existing is not None:
+            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+
+        native_id = await self.storage.run(
+            self.client_ids.claim, exchange, cid, lambda attempt: self.hooks.map_client_id(exchange, cid, attempt)
+        )
+        typed_native_id = self._typed_native_id(entry.spec, native_id)
+        call = self.hooks.to_native(exchange, request, market, typed_native_id, broker.options)
+        if request.extra_params:
+            call = call.with_params(request.extra_params)
+        row = await self.storage.run(
+            self.orders.insert_intent,
+            request=request,
+            exchange=exchange,
+            market_type=market.type.value,
+            native_client_id=native_id,
+            request_hash=fingerprint,
+            ignored_params=ignored,
+            request_id=request_id,
+        )
+        if row is None:  # another process stored this client id between our read and our insert
+            existing = await self.storage.run(self.orders.find, broker.id, cid)
+            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+
+        ctx = await self.context(broker, market.type, request_id=request_id, order_key=cid)
+        order = await self._submit(entry, ctx, broker, request, market, row, call, typed_native_id)
+        if order.status is not OrderStatus.REJECTED and call.attached:
+            await self._place_attached(entry, ctx, broker, request, market, call.attached, request_id)
+        return order
+
+    @staticmethod
+    def _typed_native_id(spec: ExchangeSpec, native_id: str) -> NativeClientId:
+        return int(native_id) if spec.client_id.kind == "int32" else native_id
+
+    async def _submit(
+        self,
+        entry: _Client,
+        ctx: CallContext,
+        broker: BrokerInfo,
+        request: OrderRequest,
+        market: Market,
+        row: Any,
+        call: Any,
+        native_id: NativeClientId,
+    ) -> Order:
+        """Send once. On an unknown outcome, look the order up by client id; never send again."""
+        try:
+            payload: NativePayload | None = await entry.client.place_order(ctx, call)
+        except OUTCOME_UNKNOWN as exc:
+            if isinstance(exc, ExchangeError) and isinstance(exc.details, dict) and exc.details.get("sent") is False:
+                return await self._reject(row, exc)  # never left this machine: a definite failure
+            logger.warning(
+                "order {} outcome unknown after {}: looking it up by client id", row.client_order_id, exc.kind
+            )
+            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id)
+            if payload is None:
+                return await self._mark_unknown(row, exc)
+        except DuplicateOrder as exc:
+            # The exchange already has this client id: maybe our own earlier send. Adopt it if so.
+            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+            if payload is None:
+                return await self._reject(row, exc)
+        except ExchangeError as exc:
+            return await self._reject(row, exc)
+        return await self._store_answer(broker, request, market, row, payload)
+
+    async def _store_answer(
+        self, broker: BrokerInfo, request: OrderRequest | None, market: Market, row: Any, payload: NativePayload
+    ) -> Order:
+        def convert_and_save() -> tuple[Order, bool]:
+            order, unknown = self._convert(
+                broker.exchange, payload, market_type=market.type, request=request, market=market
+            )
+            order = attrs.evolve(
+                order,
+                client_order_id=row.client_order_id,
+                native_client_id=row.native_client_id,
+            )
+            saved = self.orders.save_result(row.id, order)
+            return row_to_order(saved), unknown
+
+        order, unknown = await self.storage.run(convert_and_save)
+        if unknown:
+            self._unknown_status_alert(order, broker.id)
+        logger.info(
+            "order {} {} {} {} {} -> {} ({})",
+            order.client_order_id,
+            order.exchange,
+            order.symbol,
+            order.side.value,
+            order.quantity,
+            order.status.value,
+            order.native_status,
+        )
+        return order
+
+    async def _lookup(
+        self,
+        entry: _Client,
+        ctx: CallContext,
+        market: Market,
+        native_id: NativeClientId | None,
+        client_order_id: str,
+        *,
+        exchange_id: str | None = None,
+        delays: Sequence[float] | None = None,
+    ) -> NativePayload | None:
+        ref = OrderRef(
+            market=market, exchange_id=exchange_id, native_client_id=native_id, client_order_id=client_order_id
+        )
+        for delay in self.lookup_delays if delays is None else delays:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                found = await entry.client.fetch_order(ctx, ref)
+            except OrderNotFound:
+                found = None
+            except (*OUTCOME_UNKNOWN, RateLimitExceeded) as exc:
+                logger.warning("lookup of {} failed ({}); will retry", client_order_id, exc.kind)
+                continue
+            if found is not None:
+                return found
+        return None
+
+    async def _reject(self, row: Any, exc: Terminal5Error) -> Order:
+        await self.storage.run(
+            self.orders.update, row.id, status=OrderStatus.REJECTED.value, error=exc.to_dict(), outcome_unknown=False
+        )
+        logger.warning("order {} rejected: {}", row.client_order_id, exc)
+        raise exc
+
+    async def _mark_unknown(self, row: Any, exc: Terminal5Error) -> Order:
+        saved = await self.storage.run(
+            self.orders.update,
+            row.id,
+            outcome_unknown=True,
+            error={**exc.to_dict(), "note": "outcome unknown: reconciliation will resolve it"},
+        )
+        self.alerts.raise_(
+            Alert(
+                kind="outcome_unknown",
+                key=f"outcome_unknown:{row.exchange}:{row.client_order_id}",
+                exchange=row.exchange,
+                message=f"order {row.client_order_id} outcome unknown after {exc.kind}; left pending_submit",
+            )
+        )
+        return row_to_order(saved)
+
+    async def _replay(
+        self,
+        entry: _Client,
+        broker: BrokerInfo,
+        request: OrderRequest,
+        market: Market,
+        existing: Any,
+        fingerprint: str,
+        request_id: str,
+    ) -> Order:
+        """Same client id again: the same request gets the stored order (resolving an unknown outcome by
+        lookup, never by resending); a different request is a conflict."""
+        if existing.request_hash != fingerprint:
+            raise DuplicateOrder(
+                f"client_order_id {existing.client_order_id!r} is already used by a different order",
+                field="client_order_id",
+            )
+        status = OrderStatus(existing.status)
+        if status is OrderStatus.REJECTED:
+            error = existing.error or {}
+            cls = TAXONOMY.get(error.get("error", ""), ExchangeError)
+            if cls is RateLimitExceeded or (error.get("details") or {}) == {"sent": False}:
+                # Refused before it could exist: sending it now is the first real submission.
+                ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
+                native_id = self._typed_native_id(entry.spec, existing.native_client_id)
+                call = self.hooks.to_native(broker.exchange, request, market, native_id, broker.options)
+                if request.extra_params:
+                    call = call.with_params(request.extra_params)
+                await self.storage.run(self.orders.update, existing.id, status=OrderStatus.PENDING_SUBMIT.value)
+                return await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
+            raise cls(error.get("message", "rejected"), exchange=broker.exchange, code=error.get("code"))
+        if status is OrderStatus.PENDING_SUBMIT:
+            ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
+            native_id = self._typed_native_id(entry.spec, existing.native_client_id)
+            payload = await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))
+            if payload is not None:
+                return await self._store_answer(broker, request, market, existing, payload)
+        return row_to_order(existing)
+
+    async def _place_attached(
+        self,
+        entry: _Client,
+        ctx: CallContext,
+        broker: BrokerInfo,
+        parent: OrderRequest,
+        market: Market,
+        attached: Sequence[AttachedOrder],
+        request_id: str,
+    ) -> None:
+        for child in attached:
+            request = child.request or self._derive_child(parent, child)
+            native_id = child.call.native_client_id or child.client_order_id
+            await self.storage.run(
+                self.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n
+            )
+            row = await self.storage.run(
+                self.orders.insert_intent,
+                request=request,
+                exchange=broker.exchange,
+                market_type=market.type.value,
+                native_client_id=str(native_id),
+                request_hash=request_fingerprint(request),
+                ignored_params=(),
+                request_id=request_id,
+                parent_client_order_id=parent.client_order_id,
+            )
+            if row is None:
+                continue  # already placed by an earlier attempt of this parent
+            child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
+            try:
+                await self._submit(entry, child_ctx, broker, request, market, row, child.call, native_id)
+            except ExchangeError as exc:
+                self.alerts.raise_(
+                    Alert(
+                        kind="attached_order_failed",
+                        key=f"attached:{broker.exchange}:{child.client_order_id}",
+                        exchange=broker.exchange,
+                        severity="critical",
+                        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id} failed: {exc}",
+                    )
+                )
+
+    @staticmethod
+    def _derive_child(parent: OrderRequest, child: AttachedOrder) -> OrderRequest:
+        trigger = parent.stop_loss_price if child.role == "stop_loss" else parent.take_profit_price
+        return OrderRequest(
+            symbol=parent.symbol,
+            side=Side.SELL if parent.side is Side.BUY else Side.BUY,
+            type=OrderType.STOP_LOSS if child.role == "stop_loss" else OrderType.TAKE_PROFIT,
+            quantity=parent.quantity,
+            user_id=parent.user_id,
+            broker_id=parent.broker_id,
+            source=parent.source,
+            client_order_id=child.client_order_id,
+            reduce_only=True,
+            stop_price=trigger,
+            position_side=parent.position_side,
+        )
+
+    # --- other order operations ------------------------------------------------------------------
+    async def _order_target(
+        self, user_id: int | None, broker_id: int, client_order_id: str | None, order_id: str | None
+    ) -> tuple[BrokerInfo, _Client, Any | None]:
+        if client_order_id is None and order_id is None:
+            raise Terminal5Error("give client_order_id or order_id", field="client_order_id")
+        broker = await self.get_broker(broker_id, user_id)
+        entry = self.client_for(broker.exchange)
+        row = None
+        if client_order_id is not None:
+            row = await self.storage.run(self.orders.find, broker.id, client_order_id)
+        elif order_id is not None:
+            row = await self.storage.run(self.orders.find_by_exchange_id, broker.id, order_id)
+        return broker, entry, row
+
+    async def _ref(
+        self,
+        broker: BrokerInfo,
+        entry: _Client,
+        row: Any | None,
+        client_order_id: str | None,
+        order_id: str | None,
+        symbol: str | None,
+    ) -> OrderRef:
+        symbol = row.symbol if row is not None else symbol
+        if symbol is None:
+            raise OrderNotFound("unknown order: give its symbol to look it up on the exchange", field="symbol")
+        market = await self.market(broker, symbol, market_type_of(symbol))
+        native_id: NativeClientId | None = None
+        if row is not None and row.native_client_id is not None:
+            native_id = self._typed_native_id(entry.spec, row.native_client_id)
+        elif client_order_id is not None:
+            stored = await self.storage.run(self.client_ids.native_id_of, broker.exchange, client_order_id)
+            native_id = self._typed_native_id(entry.spec, stored) if stored is not None else client_order_id
+        return OrderRef(
+            market=market,
+            exchange_id=(row.exchange_order_id if row is not None else None) or order_id,
+            native_client_id=native_id,
+            client_order_id=(row.client_order_id if row is not None else client_order_id),
+        )
+
+    async def get_order(
+        self,
+        *,
+        broker_id: int,
+        user_id: int | None = None,
+        client_order_id: str | None = None,
+        order_id: str | None = None,
+    ) -> Order:
+        """The stored order (no exchange call)."""
+        _, _, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+        if row is None:
+            raise OrderNotFound("order not found", field="client_order_id" if client_order_id else "order_id")
+        return row_to_order(row)
+
+    async def fetch_order(
+        self,
+        *,
+        broker_id: int,
+        user_id: int | None = None,
+        client_order_id: str | None = None,
+        order_id: str | None = None,
+        symbol: str | None = None,
+        request_id: str | None = None,
+    ) -> Order:
+        """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
+        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
+            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
+            payload = await entry.client.fetch_order(ctx, ref)
+            if payload is None:
+                raise OrderNotFound(
+                    f"{broker.exchange} does not know order {ref.exchange_id or ref.client_order_id}",
+                    exchange=broker.exchange,
+                )
+            return await self._save_fetched(broker, ref.market, row, payload)
+
+    async def _save_fetched(self, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
+        if row is not None:
+            request = None
+            return await self._store_answer(broker, request, market, row, payload)
+
+        def convert_and_upsert() -> tuple[Order, bool]:
+            order, unknown = self._convert(broker.exchange, payload, market_type=market.type, market=market)
+            saved, _ = self.orders.upsert_external(
+                broker_id=broker.id, user_id=broker.user_id, order=order, market_type=market.type.value
+            )
+            return row_to_order(saved), unknown
+
+        order, unknown = await self.storage.run(convert_and_upsert)
+        if unknown:
+            self._unknown_status_alert(order, broker.id)
+        return order
+
+    async def cancel_order(
+        self,
+        *,
+        broker_id: int,
+        user_id: int | None = None,
+        client_order_id: str | None = None,
+        order_id: str | None = None,
+        symbol: str | None = None,
+        request_id: str | None = None,
+    ) -> Order:
+        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
+            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
+            payload = await entry.client.cancel_order(ctx, ref)
+            try:
+                return await self._save_fetched(broker, ref.market, row, payload)
+            except (PluginError, KeyError, TypeError, ValueError):
+                # Some exchanges answer a cancel with a receipt, not the order: read the order back.
+                fetched = await entry.client.fetch_order(ctx, ref)
+                if fetched is None:
+                    raise
+                return await self._save_fetched(broker, ref.market, row, fetched)
+
+    async def list_orders(self, **filters: Any) -> list[Order]:
+        rows = await self.storage.run(lambda: self.orders.list(**filters))
+        return [row_to_order(r) for r in rows]
+
+    async def fetch_open_orders(
+        self, *, broker_id: int, user_id: int | None = None, symbol: str | None = None
+    ) -> list[Order]:
+        broker = await self.get_broker(broker_id, user_id)
+        entry = self.client_for(broker.exchange)
+        out: list[Order] = []
+        for market_type in sorted(entry.spec.market_types):
+            book = await self.market_book(broker, market_type)
+            market = book.get(symbol) if symbol else None
+            if symbol and market is None:
+                continue
+            ctx = await self.context(broker, market_type)
+            payloads = await entry.client.fetch_open_orders(ctx, market)
+
+            def convert_all(
+                payloads: Sequence[NativePayload] = payloads, book: MarketBook = book, mt: MarketType = market_type
+            ) -> list[tuple[Order, bool]]:
+                return [self._convert(broker.exchange, p, market_type=mt, book=book) for p in payloads]
+
+            for order, unknown in await self.storage.run(convert_all):
+                if unknown:
+                    self._unknown_status_alert(order, broker.id)
+                out.append(attrs.evolve(order, broker_id=broker.id, user_id=broker.user_id))
+        return out
+
+    async def fetch_balances(self, *, broker_id: int, user_id: int | None = None) -> list[Balance]:
+        broker = await self.get_broker(broker_id, user_id)
+        entry = self.client_for(broker.exchange)
+        market_type = (
+            MarketType.SPOT if MarketType.SPOT in entry.spec.market_types else sorted(entry.spec.market_types)[0]
+        )
+        ctx = await self.context(broker, market_type)
+        return list(await entry.client.fetch_balances(ctx))
+
+    async def fetch_positions(self, *, broker_id: int, user_id: int | None = None) -> list[Position]:
+        broker = await self.get_broker(broker_id, user_id)
+        entry = self.client_for(broker.exchange)
+        out: list[Position] = []
+        for market_type in sorted(entry.spec.market_types):
+            if market_type is MarketType.SPOT:
+                continue
+            ctx = await self.context(broker, market_type)
+            out.extend(await entry.client.fetch_positions(ctx))
+        return out
+
+    # --- reconciliation (the seed's Terminal 7) ---------------------------------------------------
+    async def reconcile(self, broker_id: int) -> dict[str, int]:
+        """Exchange open orders vs the database, both ways. Returns counts of what changed."""
+        broker = await self.get_broker(broker_id)
+        entry = self.client_for(broker.exchange)
+        found = {"external": 0, "updated": 0, "resolved_unknown": 0, "not_found": 0}
+        live = await self.fetch_open_orders(broker_id=broker.id)
+        live_keys = set()
+        for order in live:
+            live_keys.add(order.client_order_id or order.id)
+            market = await self.market(broker, order.symbol, market_type_of(order.symbol))
+
+            def upsert(order: Order = order, market: Market = market) -> bool:
+                _, created = self.orders.upsert_external(
+                    broker_id=broker.id, user_id=broker.user_id, order=order, market_type=market.type.value
+                )
+                return created
+
+            if await self.storage.run(upsert):
+                found["external"] += 1
+        grace = timedelta(seconds=self.settings.unknown_outcome_grace)
+        for row in await self.storage.run(self.orders.unresolved, broker.id):
+            key = row.client_order_id
+            if key in live_keys or (row.exchange_order_id and row.exchange_order_id in live_keys):
+                continue
+            market_type = MarketType(row.market_type)
+            market = await self.market(broker, row.symbol, market_type)
+            ctx = await self.context(broker, market_type, order_key=key)
+            native_id = self._typed_native_id(entry.spec, row.native_client_id) if row.native_client_id else None
+            payload = await self._lookup(
+                entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
+            )
+            if payload is not None:
+                await self._store_answer(broker, None, market, row, payload)
+                found["resolved_unknown" if row.status == OrderStatus.PENDING_SUBMIT.value else "updated"] += 1
+            elif row.status == OrderStatus.PENDING_SUBMIT.value and now() - row.created_at > grace:
+                # Looked up after the grace window and still absent: it never reached the exchange.
+                await self.storage.run(
+                    self.orders.update,
+                    row.id,
+                    status=OrderStatus.REJECTED.value,
+                    outcome_unknown=False,
+                    error={"error": "OrderNotFound", "message": f"not on the exchange after {grace}"},
+                )
+                found["not_found"] += 1
+        if any(found.values()):
+            self.alerts.raise_(
+                Alert(
+                    kind="reconciliation",
+                    key=f"reconcile:{broker.id}:{datetime.now(UTC):%Y%m%d%H%M}",
+                    exchange=broker.exchange,
+                    severity="info",
+                    message=f"broker {broker.id} reconciled: {found}",
+                )
+            )
+        return found

@@ -1,0 +1,94 @@
+"""Market metadata cache: in memory, and on disk so a restart does not refetch every exchange."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from loguru import logger
+from terminal5 import jsonutil
+from terminal5.convert import converter, unstructure
+from terminal5.models import Market, MarketType
+
+
+class MarketBook:
+    """The markets of one exchange endpoint and market type, by unified and by native symbol."""
+
+    def __init__(self, markets: Iterable[Market]) -> None:
+        self.markets = list(markets)
+        self.by_symbol = {m.symbol: m for m in self.markets}
+        self.by_native = {m.native_symbol: m for m in self.markets}
+
+    def get(self, symbol: str) -> Market | None:
+        return self.by_symbol.get(symbol)
+
+    def native(self, native_symbol: str) -> Market | None:
+        return self.by_native.get(native_symbol)
+
+
+Loader = Callable[[], Awaitable[list[Market]]]
+
+
+class MarketCache:
+    def __init__(self, cache_dir: Path | None, ttl_seconds: float = 3600.0) -> None:
+        self.cache_dir = cache_dir
+        self.ttl = ttl_seconds
+        self._books: dict[tuple[str, str, MarketType], tuple[float, MarketBook]] = {}
+        self._locks: dict[tuple[str, str, MarketType], asyncio.Lock] = {}
+
+    def _path(self, key: tuple[str, str, MarketType]) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        digest = hashlib.sha256(key[1].encode()).hexdigest()[:12]
+        return self.cache_dir / f"{key[0]}-{key[2].value}-{digest}.json"
+
+    def _read_disk(self, key: tuple[str, str, MarketType]) -> tuple[float, MarketBook] | None:
+        path = self._path(key)
+        if path is None or not path.exists():
+            return None
+        try:
+            data = jsonutil.loads(path.read_text())
+            fetched = int(data["fetched_at"])
+            if time.time() - fetched > self.ttl:
+                return None
+            return fetched, MarketBook(converter.structure(m, Market) for m in data["markets"])
+        except Exception as exc:  # a corrupt cache is refetched, never fatal
+            logger.warning("market cache {} unreadable ({}); refetching", path, exc)
+            return None
+
+    def _write_disk(self, key: tuple[str, str, MarketType], book: MarketBook) -> None:
+        path = self._path(key)
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(
+            jsonutil.dumps({"fetched_at": int(time.time()), "markets": [unstructure(m) for m in book.markets]})
+        )
+        tmp.replace(path)
+
+    async def book(self, exchange: str, base_url: str, market_type: MarketType, loader: Loader) -> MarketBook:
+        key = (exchange, base_url, market_type)
+        cached = self._books.get(key)
+        if cached and time.time() - cached[0] <= self.ttl:
+            return cached[1]
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            cached = self._books.get(key)
+            if cached and time.time() - cached[0] <= self.ttl:
+                return cached[1]
+            from_disk = self._read_disk(key)
+            if from_disk is not None:
+                self._books[key] = from_disk
+                return from_disk[1]
+            book = MarketBook(await loader())
+            self._books[key] = (time.time(), book)
+            self._write_disk(key, book)
+            logger.info("{} {}: {} markets loaded", exchange, market_type.value, len(book.markets))
+            return book
+
+    def invalidate(self) -> None:
+        self._books.clear()

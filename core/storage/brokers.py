@@ -1,0 +1,117 @@
+"""Brokers (one exchange account each), with secrets encrypted at rest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import peewee
+from terminal5.contract import Credentials
+from terminal5.errors import BrokerNotFound, Terminal5Error
+from terminal5.secrets import SecretBox
+
+if TYPE_CHECKING:
+    from terminal5.storage.database import Storage
+
+
+@attrs.frozen(kw_only=True)
+class BrokerInfo:
+    """A broker as shown to people and APIs: never a secret, only the key's last characters."""
+
+    id: int
+    user_id: int
+    exchange: str
+    label: str
+    testnet: bool
+    base_url: str | None
+    key_hint: str
+    options: Mapping[str, Any]
+    enabled: bool
+    disabled_reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+
+def _info(row: Any) -> BrokerInfo:
+    return BrokerInfo(
+        id=row.id,
+        user_id=row.user_id,
+        exchange=row.exchange,
+        label=row.label,
+        testnet=bool(row.testnet),
+        base_url=row.base_url,
+        key_hint=row.key_hint,
+        options=dict(row.options or {}),
+        enabled=bool(row.enabled),
+        disabled_reason=row.disabled_reason,
+    )
+
+
+class BrokerRepo:
+    def __init__(self, storage: Storage, box: SecretBox) -> None:
+        self.storage = storage
+        self.m = storage.m
+        self.box = box
+
+    def add(
+        self,
+        *,
+        user_id: int,
+        exchange: str,
+        label: str,
+        api_key: str,
+        api_secret: str,
+        api_password: str | None = None,
+        testnet: bool = False,
+        base_url: str | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> BrokerInfo:
+        try:
+            row = self.m.Broker.create(
+                user_id=user_id,
+                exchange=exchange,
+                label=label,
+                testnet=testnet,
+                base_url=base_url,
+                api_key_enc=self.box.encrypt(api_key),
+                api_secret_enc=self.box.encrypt(api_secret),
+                api_password_enc=self.box.encrypt(api_password) if api_password else None,
+                key_hint="…" + api_key[-4:] if len(api_key) > 8 else "…",
+                options=dict(options or {}),
+            )
+        except peewee.IntegrityError:
+            raise Terminal5Error(f"user {user_id} already has a broker labelled {label!r}", field="label") from None
+        return _info(row)
+
+    def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
+        """The broker, only if it belongs to ``user_id`` (None = admin). Absent and foreign look alike."""
+        row = self.m.Broker.get_or_none(self.m.Broker.id == broker_id)
+        if row is None or (user_id is not None and row.user_id != user_id):
+            raise BrokerNotFound(f"broker {broker_id} not found", field="broker_id")
+        return _info(row)
+
+    def credentials(self, broker_id: int) -> Credentials:
+        row = self.m.Broker.get_by_id(broker_id)
+        return Credentials(
+            api_key=self.box.decrypt(row.api_key_enc),
+            api_secret=self.box.decrypt(row.api_secret_enc),
+            api_password=self.box.decrypt(row.api_password_enc) if row.api_password_enc else None,
+        )
+
+    def list(self, user_id: int | None = None) -> list[BrokerInfo]:
+        query = self.m.Broker.select().order_by(self.m.Broker.id)
+        if user_id is not None:
+            query = query.where(self.m.Broker.user_id == user_id)
+        return [_info(r) for r in query]
+
+    def remove(self, broker_id: int, user_id: int | None = None) -> None:
+        self.get(broker_id, user_id)
+        self.m.Broker.delete().where(self.m.Broker.id == broker_id).execute()
+
+    def set_enabled(self, broker_id: int, enabled: bool, reason: str | None = None) -> BrokerInfo:
+        self.m.Broker.update(enabled=enabled, disabled_reason=None if enabled else reason).where(
+            self.m.Broker.id == broker_id
+        ).execute()
+        return self.get(broker_id)

@@ -1,0 +1,141 @@
+"""The client-id claim store: unified client order id <-> native client id, per exchange.
+
+The database is the source of truth: UNIQUE(exchange, native_id) and UNIQUE(exchange, client_order_id)
+make a double claim impossible, whatever the number of gateway processes. A claim is one INSERT; on a
+unique violation the winner is read back: the same client id means the claim is already ours, another
+client id means the candidate is taken and the plugin's next probe is tried. There is no
+check-then-write window (the seed's race).
+
+Redis, when configured, is a shared cache in front (SET NX, 30-day TTL): it answers reverse lookups
+without a database round trip and lets a process skip candidates already taken. Losing it loses
+nothing: every answer falls back to the database.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import peewee
+from loguru import logger
+from terminal5.contract import NativeClientId
+from terminal5.errors import PluginError
+
+if TYPE_CHECKING:
+    from terminal5.storage.database import Storage
+
+REDIS_TTL_SECONDS = 30 * 24 * 3600
+MAX_PROBES = 1000
+
+
+class ClientIdStore:
+    """All methods are synchronous and run on the storage thread (``Storage.run``)."""
+
+    def __init__(self, storage: Storage, redis: Any = None, cache_size: int = 100_000) -> None:
+        self.storage = storage
+        self.redis = redis
+        self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._cache_size = cache_size
+
+    # keys -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _native_key(exchange: str, native_id: str) -> str:
+        return f"terminal5:cid:native:{exchange}:{native_id}"
+
+    @staticmethod
+    def _client_key(exchange: str, client_order_id: str) -> str:
+        return f"terminal5:cid:client:{exchange}:{client_order_id}"
+
+    def _remember(self, exchange: str, native_id: str, client_order_id: str) -> None:
+        self._cache[(exchange, native_id)] = client_order_id
+        self._cache.move_to_end((exchange, native_id))
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _redis_call(self, fn: Callable[[], Any]) -> Any:
+        if self.redis is None:
+            return None
+        try:
+            return fn()
+        except Exception as exc:  # Redis is a cache: its failure must never fail an order
+            logger.warning("redis unavailable for client ids ({}); using the database alone", type(exc).__name__)
+            return None
+
+    # the claim ------------------------------------------------------------------------------------
+    def claim(self, exchange: str, client_order_id: str, candidate: Callable[[int], NativeClientId]) -> str:
+        """The native id of ``client_order_id``, claiming ``candidate(0)``, ``candidate(1)``… until one
+        is free. Idempotent: claiming again returns the same value."""
+        m = self.storage.m
+        existing = m.ClientId.get_or_none(
+            (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
+        )
+        if existing is not None:
+            self._remember(exchange, existing.native_id, client_order_id)
+            return str(existing.native_id)
+        for attempt in range(MAX_PROBES):
+            native_id = str(candidate(attempt))
+            cached = self._cache.get((exchange, native_id))
+            if cached is None:
+                cached = self._redis_call(lambda n=native_id: self.redis.get(self._native_key(exchange, n)))
+                if isinstance(cached, bytes):
+                    cached = cached.decode()
+            if cached is not None and cached != client_order_id:
+                continue  # known taken: skip the database round trip
+            try:
+                with self.storage.db.atomic():
+                    m.ClientId.create(exchange=exchange, native_id=native_id, client_order_id=client_order_id)
+            except peewee.IntegrityError:
+                holder = m.ClientId.get_or_none((m.ClientId.exchange == exchange) & (m.ClientId.native_id == native_id))
+                if holder is None:
+                    # We lost a race on our own client id (another process claimed it): take its value.
+                    mine = m.ClientId.get(
+                        (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
+                    )
+                    native_id = str(mine.native_id)
+                elif holder.client_order_id != client_order_id:
+                    self._remember(exchange, native_id, holder.client_order_id)
+                    if attempt and attempt % 100 == 0:
+                        logger.warning("{}: {} probes for one client id", exchange, attempt)
+                    continue
+            self._remember(exchange, native_id, client_order_id)
+            self._publish(exchange, native_id, client_order_id)
+            if attempt:
+                logger.info("{}: client id collision resolved after {} probe(s)", exchange, attempt)
+            return native_id
+        raise PluginError(f"{exchange}: no free native client id after {MAX_PROBES} probes", exchange=exchange)
+
+    def _publish(self, exchange: str, native_id: str, client_order_id: str) -> None:
+        def write() -> None:
+            pipe = self.redis.pipeline()
+            pipe.set(self._native_key(exchange, native_id), client_order_id, nx=True, ex=REDIS_TTL_SECONDS)
+            pipe.set(self._client_key(exchange, client_order_id), native_id, nx=True, ex=REDIS_TTL_SECONDS)
+            pipe.execute()
+
+        self._redis_call(write)
+
+    # reverse lookup -------------------------------------------------------------------------------
+    def client_id_of(self, exchange: str, native_id: NativeClientId) -> str | None:
+        """The unified client id the gateway issued for ``native_id``; None if it never did."""
+        key = (exchange, str(native_id))
+        if key in self._cache:
+            return self._cache[key]
+        cached = self._redis_call(lambda: self.redis.get(self._native_key(exchange, str(native_id))))
+        if cached is not None:
+            value = cached.decode() if isinstance(cached, bytes) else cached
+            self._remember(exchange, str(native_id), value)
+            return value
+        m = self.storage.m
+        row = m.ClientId.get_or_none((m.ClientId.exchange == exchange) & (m.ClientId.native_id == str(native_id)))
+        if row is None:
+            return None
+        self._remember(exchange, row.native_id, row.client_order_id)
+        self._publish(exchange, row.native_id, row.client_order_id)  # re-warm a flushed cache
+        return str(row.client_order_id)
+
+    def native_id_of(self, exchange: str, client_order_id: str) -> str | None:
+        m = self.storage.m
+        row = m.ClientId.get_or_none(
+            (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
+        )
+        return None if row is None else str(row.native_id)

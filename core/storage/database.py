@@ -1,0 +1,115 @@
+"""Opening the database and running every query on one dedicated thread.
+
+peewee is synchronous; the gateway is asyncio. Every database call goes through ``Storage.run``, which
+executes it on a single worker thread, so the event loop never blocks on I/O and SQLite sees one writer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
+
+import peewee
+from loguru import logger
+from terminal5 import jsonutil
+from terminal5.storage.fields import POSTGRES_FIELD_TYPES, SQLITE_FIELD_TYPES
+from terminal5.storage.migrations import migrate
+from terminal5.storage.schema import build_models
+
+T = TypeVar("T")
+
+
+class _Postgres(peewee.PostgresqlDatabase):
+    def _connect(self) -> Any:
+        conn = super()._connect()
+        import psycopg2.extras
+
+        # psycopg2 parses json/jsonb with floats by default; money in raw payloads must stay exact.
+        psycopg2.extras.register_default_jsonb(conn_or_curs=conn, loads=jsonutil.loads)
+        psycopg2.extras.register_default_json(conn_or_curs=conn, loads=jsonutil.loads)
+        return conn
+
+
+def open_database(url: str) -> peewee.Database:
+    """``sqlite:///path/to.db`` (or ``sqlite:///:memory:``) or ``postgresql://user@host:port/db``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        # SQLAlchemy's convention: sqlite:///relative.db, sqlite:////absolute/path.db
+        path = unquote(parts.path)[1:] or ":memory:"
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return peewee.SqliteDatabase(
+            path,
+            field_types=SQLITE_FIELD_TYPES,
+            pragmas={"journal_mode": "wal", "synchronous": "normal", "busy_timeout": 30000, "foreign_keys": 1},
+            check_same_thread=False,
+        )
+    if parts.scheme in ("postgres", "postgresql"):
+        try:
+            import psycopg2  # noqa: F401
+        except ImportError:
+            raise RuntimeError("PostgreSQL needs psycopg2: pip install 'terminal5[postgres]'") from None
+        return _Postgres(
+            unquote(parts.path.lstrip("/")) or "postgres",
+            user=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            field_types=POSTGRES_FIELD_TYPES,
+            autorollback=True,
+        )
+    raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (use sqlite:/// or postgresql://)")
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
+class Storage:
+    """The database, its models, and the one thread that talks to it."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.db = open_database(url)
+        self.m = build_models(self.db)
+        self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
+        self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="terminal5-db")
+
+    @classmethod
+    async def open(cls, url: str) -> Storage:
+        storage = cls(url)
+        version = await storage.run(migrate, storage)
+        logger.info("database {} ready (schema v{})", redact_url(url), version)
+        return storage
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        # Carry the caller's context (loguru's request_id) onto the DB thread.
+        context = contextvars.copy_context()
+        call = functools.partial(context.run, self._call, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._executor, call)
+
+    def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        self.db.connect(reuse_if_open=True)
+        return fn(*args, **kwargs)
+
+    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """For CLI tools and other threads: same single DB thread, blocking."""
+        return self._executor.submit(self._call, fn, *args, **kwargs).result()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Fire-and-forget write (audit records); ordered with every other call on the DB thread."""
+        return self._executor.submit(self._call, fn, *args)
+
+    async def close(self) -> None:
+        await self.run(self.db.close)
+        self._executor.shutdown(wait=True)

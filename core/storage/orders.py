@@ -1,0 +1,225 @@
+"""Orders in the ``trades`` table: the unified order <-> its row. Synchronous; run on the DB thread."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import attrs
+import peewee
+from terminal5 import jsonutil
+from terminal5.convert import converter, unstructure
+from terminal5.models import (
+    Order,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    PositionSide,
+    Side,
+    Source,
+    TimeInForce,
+    Trade,
+)
+from terminal5.storage.fields import now
+
+if TYPE_CHECKING:
+    from terminal5.storage.database import Storage
+
+OPEN_STATES = (OrderStatus.OPEN.value, OrderStatus.PENDING_SUBMIT.value, OrderStatus.UNKNOWN.value)
+
+
+def request_fingerprint(request: OrderRequest) -> str:
+    """Identity of a request for idempotency: every field, canonically encoded."""
+    data = unstructure(request)
+    return hashlib.sha256(jsonutil.dumps(dict(sorted(data.items()))).encode()).hexdigest()
+
+
+def _enum(cls: Any, value: Any) -> Any:
+    return None if value is None else cls(value)
+
+
+def row_to_order(row: Any) -> Order:
+    return Order(
+        exchange=row.exchange,
+        symbol=row.symbol,
+        side=Side(row.side),
+        type=OrderType(row.type),
+        quantity=row.quantity,
+        status=OrderStatus(row.status),
+        id=row.exchange_order_id,
+        client_order_id=row.client_order_id,
+        native_client_id=row.native_client_id,
+        price=row.price,
+        stop_price=row.stop_price,
+        filled=row.filled if row.filled is not None else 0,
+        remaining=row.remaining,
+        average=row.average,
+        native_status=row.native_status,
+        fee=row.fee,
+        fee_currency=row.fee_currency,
+        trades=tuple(converter.structure(t, Trade) for t in (row.trades or [])),
+        time_in_force=_enum(TimeInForce, row.time_in_force),
+        reduce_only=bool(row.reduce_only),
+        position_side=_enum(PositionSide, row.position_side),
+        user_id=row.user_id,
+        broker_id=row.broker_id,
+        source=_enum(Source, row.source),
+        request_id=row.request_id,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        ignored_params=tuple(row.ignored_params or ()),
+        parent_client_order_id=row.parent_client_order_id,
+        raw=row.raw_response,
+    )
+
+
+def result_fields(order: Order) -> dict[str, Any]:
+    """The columns an exchange answer updates."""
+    return {
+        "exchange_order_id": order.id,
+        "status": order.status.value,
+        "native_status": order.native_status,
+        "filled": order.filled,
+        "remaining": order.remaining,
+        "average": order.average,
+        "fee": order.fee,
+        "fee_currency": order.fee_currency,
+        "trades": [unstructure(t) for t in order.trades],
+        "raw_response": order.raw,
+        "price": order.price,
+        "updated_at": now(),
+    }
+
+
+class OrderRepo:
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.m = storage.m
+
+    def find(self, broker_id: int, client_order_id: str) -> Any | None:
+        R = self.m.OrderRow
+        return R.get_or_none((R.broker_id == broker_id) & (R.client_order_id == client_order_id))
+
+    def find_by_exchange_id(self, broker_id: int, exchange_order_id: str) -> Any | None:
+        R = self.m.OrderRow
+        return R.get_or_none((R.broker_id == broker_id) & (R.exchange_order_id == exchange_order_id))
+
+    def insert_intent(
+        self,
+        *,
+        request: OrderRequest,
+        exchange: str,
+        market_type: str,
+        native_client_id: str | None,
+        request_hash: str,
+        ignored_params: tuple[str, ...],
+        request_id: str,
+        parent_client_order_id: str | None = None,
+    ) -> Any | None:
+        """The order before it is sent (status pending_submit). None if the client id is already stored."""
+        try:
+            with self.storage.db.atomic():
+                return self.m.OrderRow.create(
+                    user_id=request.user_id,
+                    broker_id=request.broker_id,
+                    exchange=exchange,
+                    source=request.source.value,
+                    symbol=request.symbol,
+                    market_type=market_type,
+                    side=request.side.value,
+                    type=request.type.value,
+                    quantity=request.quantity,
+                    price=request.price,
+                    stop_price=request.stop_price,
+                    filled=None,
+                    status=OrderStatus.PENDING_SUBMIT.value,
+                    client_order_id=request.client_order_id,
+                    native_client_id=native_client_id,
+                    time_in_force=request.time_in_force.value if request.time_in_force else None,
+                    reduce_only=request.reduce_only,
+                    position_side=request.position_side.value if request.position_side else None,
+                    parent_client_order_id=parent_client_order_id,
+                    ignored_params=list(ignored_params),
+                    request=unstructure(request),
+                    request_hash=request_hash,
+                    request_id=request_id,
+                )
+        except peewee.IntegrityError:
+            return None
+
+    def update(self, row_id: int, **fields: Any) -> Any:
+        R = self.m.OrderRow
+        fields.setdefault("updated_at", now())
+        R.update(**fields).where(R.id == row_id).execute()
+        return R.get_by_id(row_id)
+
+    def save_result(self, row_id: int, order: Order) -> Any:
+        return self.update(row_id, **result_fields(order), outcome_unknown=False, error=None)
+
+    def upsert_external(self, *, broker_id: int, user_id: int, order: Order, market_type: str) -> tuple[Any, bool]:
+        """An order found on the exchange. Returns (row, created)."""
+        existing = None
+        if order.client_order_id:
+            existing = self.find(broker_id, order.client_order_id)
+        if existing is None and order.id:
+            existing = self.find_by_exchange_id(broker_id, order.id)
+        if existing is not None:
+            return self.save_result(existing.id, order), False
+        client_order_id = order.client_order_id or f"EXT_{order.id}"
+        row = self.m.OrderRow.create(
+            user_id=user_id,
+            broker_id=broker_id,
+            exchange=order.exchange,
+            source=Source.EXTERNAL.value,
+            symbol=order.symbol,
+            market_type=market_type,
+            side=order.side.value,
+            type=order.type.value,
+            quantity=order.quantity,
+            stop_price=order.stop_price,
+            status=order.status.value,
+            client_order_id=client_order_id,
+            native_client_id=order.native_client_id,
+            time_in_force=order.time_in_force.value if order.time_in_force else None,
+            reduce_only=order.reduce_only,
+            **{k: v for k, v in result_fields(order).items() if k not in ("updated_at",)},
+        )
+        return row, True
+
+    def list(
+        self,
+        *,
+        user_id: int | None = None,
+        broker_id: int | None = None,
+        status: str | None = None,
+        symbol: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Any]:
+        R = self.m.OrderRow
+        query = R.select()
+        if user_id is not None:
+            query = query.where(R.user_id == user_id)
+        if broker_id is not None:
+            query = query.where(R.broker_id == broker_id)
+        if status is not None:
+            query = query.where(R.status == status)
+        if symbol is not None:
+            query = query.where(R.symbol == symbol)
+        if since is not None:
+            query = query.where(R.created_at >= since)
+        if until is not None:
+            query = query.where(R.created_at < until)
+        return list(query.order_by(R.id.desc()).limit(limit).offset(offset))
+
+    def unresolved(self, broker_id: int) -> list[Any]:
+        R = self.m.OrderRow
+        return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
+
+
+def with_context(order: Order, **fields: Mapping[str, Any] | Any) -> Order:
+    return attrs.evolve(order, **fields)
