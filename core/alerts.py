@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from loguru import logger
+
 from terminal5.contract import Alert
 
 

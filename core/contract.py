@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
+
 from terminal5.models import Balance, Market, MarketType, OrderRequest, Position, Trade
 
 NativeClientId = str | int

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import cattrs
 from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
 from cattrs.gen import make_dict_structure_fn
+
 from terminal5.errors import InvalidOrderRequest
 from terminal5.models import (
     SYMBOL_RE,

@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 from loguru import logger
+
 from terminal5.alerts import AlertBus
 from terminal5.contract import (
     Alert,

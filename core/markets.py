@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 from loguru import logger
+
 from terminal5 import jsonutil
 from terminal5.convert import converter, unstructure
 from terminal5.models import Market, MarketType

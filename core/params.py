@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from loguru import logger
+
 from terminal5.contract import ExchangeSpec
 from terminal5.errors import UnsupportedParameterError
 from terminal5.models import LEVEL1_PARAMS, LEVEL2_PARAMS, OrderRequest

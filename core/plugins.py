@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import pluggy
 from loguru import logger
+
 from terminal5.contract import (
     Alert,
     CallContext,

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
 from terminal5.errors import Terminal5Error
 
 

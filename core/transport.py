@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import aiohttp
 import attrs
 from loguru import logger
+
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse
 from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RequestTimeout

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
+
 from terminal5.contract import Credentials
 from terminal5.errors import BrokerNotFound, Terminal5Error
 from terminal5.secrets import SecretBox

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 from loguru import logger
+
 from terminal5.contract import NativeClientId
 from terminal5.errors import PluginError
 

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import peewee
 from loguru import logger
+
 from terminal5 import jsonutil
 from terminal5.storage.fields import POSTGRES_FIELD_TYPES, SQLITE_FIELD_TYPES
 from terminal5.storage.migrations import migrate

@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import peewee
+
 from terminal5 import jsonutil
 from terminal5.decimals import plain
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 import peewee
+
 from terminal5 import jsonutil
 from terminal5.convert import converter, unstructure
 from terminal5.models import (

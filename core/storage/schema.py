@@ -9,6 +9,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import peewee
+
 from terminal5.storage.fields import JsonField, MoneyField, UtcDateTimeField, now
 
 
