@@ -1,0 +1,114 @@
+"""The pluggy hooks of the Binance plugin (entry point ``binance`` in group ``terminal5``).
+
+Every per-exchange hook answers ``None`` when ``exchange`` is not ``"binance"``. Conversions are pure and
+live in ``convert``; this module only dispatches and declares the ``ExchangeSpec``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from terminal5.contract import (
+    CallContext,
+    ClientIdRule,
+    ExchangeSpec,
+    ExchangeUrls,
+    HttpResponse,
+    NativeCall,
+    NativeClientId,
+    NativeContext,
+    NativePayload,
+    Transport,
+)
+from terminal5.errors import ExchangeError
+from terminal5.hookspecs import hookimpl
+from terminal5.models import Market, MarketType, Order, OrderRequest, OrderStatus
+from terminal5_binance import clientids, constants, convert, errors
+from terminal5_binance.client import BinanceClient
+
+EXCHANGE = constants.EXCHANGE
+
+_SPOT_PARAMS = frozenset(
+    {"client_order_id", "price", "time_in_force", "stop_price", "trailing_delta", "iceberg_qty"}
+)
+_FUTURES_PARAMS = frozenset(
+    {
+        "client_order_id",
+        "price",
+        "time_in_force",
+        "stop_price",
+        "reduce_only",
+        "position_side",
+        "margin_mode",
+        "stop_loss_price",
+        "take_profit_price",
+    }
+)
+_ALL_TYPES = frozenset(t.value for t in constants.SPOT_ORDER_TYPES)
+
+SPEC = ExchangeSpec(
+    name=EXCHANGE,
+    display_name="Binance",
+    market_types=frozenset({MarketType.SPOT, MarketType.SWAP, MarketType.FUTURE}),
+    supported_params={MarketType.SPOT: _SPOT_PARAMS, MarketType.SWAP: _FUTURES_PARAMS, MarketType.FUTURE: _FUTURES_PARAMS},
+    order_types={MarketType.SPOT: _ALL_TYPES, MarketType.SWAP: _ALL_TYPES, MarketType.FUTURE: _ALL_TYPES},
+    client_id=ClientIdRule(
+        kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN
+    ),
+    urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.TESTNET_URLS),
+    client_factory=BinanceClient,
+    features=frozenset({"fetch_positions", "fetch_my_trades", "fetch_closed_orders", "server_time", "algo_orders"}),
+    broker_options={
+        "recv_window": "recvWindow in ms for signed requests (default 5000, max 60000)",
+        "working_type": "futures trigger price source for conditional orders: MARK_PRICE or CONTRACT_PRICE",
+        "refresh_markets": "true to ignore the cached exchangeInfo when markets are loaded",
+    },
+)
+
+
+@hookimpl
+def register_exchanges(register: Callable[[ExchangeSpec], None]) -> None:
+    register(SPEC)
+
+
+@hookimpl
+def map_client_id(exchange: str, client_order_id: str, attempt: int) -> NativeClientId | None:
+    if exchange != EXCHANGE:
+        return None
+    return clientids.map_client_id(client_order_id, attempt)
+
+
+@hookimpl
+def to_native(
+    exchange: str, request: OrderRequest, market: Market, native_client_id: NativeClientId, options: Mapping[str, Any]
+) -> NativeCall | None:
+    if exchange != EXCHANGE:
+        return None
+    return convert.to_native(request, market, native_client_id, options)
+
+
+@hookimpl
+def map_error(exchange: str, response: HttpResponse, ctx: CallContext) -> ExchangeError | None:
+    if exchange != EXCHANGE:
+        return None
+    return errors.map_error(response, ctx)
+
+
+@hookimpl
+def from_native(exchange: str, native: NativePayload, context: NativeContext) -> Order | None:
+    if exchange != EXCHANGE:
+        return None
+    return convert.from_native(native, context)
+
+
+@hookimpl
+def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
+    if exchange != EXCHANGE:
+        return None
+    return constants.STATUSES.get(native_status)
+
+
+def make_client(transport: Transport) -> BinanceClient:
+    """The ``client_factory`` (also handy in tests and embedders)."""
+    return BinanceClient(transport)
