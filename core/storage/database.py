@@ -13,7 +13,7 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import peewee
 from loguru import logger
@@ -56,8 +56,13 @@ def open_database(url: str) -> peewee.Database:
             import psycopg2  # noqa: F401
         except ImportError:
             raise RuntimeError("PostgreSQL needs psycopg2: pip install 'terminal5[postgres]'") from None
+        query = dict(parse_qsl(parts.query))
+        extra: dict[str, Any] = {}
+        if "search_path" in query:  # lets tests (and tenants) use their own schema
+            extra["options"] = f"-c search_path={query['search_path']}"
         return _Postgres(
             unquote(parts.path.lstrip("/")) or "postgres",
+            **extra,
             user=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or "127.0.0.1",

@@ -1,0 +1,70 @@
+"""Shared fixtures: the real PostgreSQL and Redis of CI, isolated per test."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+
+import pytest
+
+from terminal5.testing.pytest_plugin import skip_or_fail
+
+PG_URL = os.environ.get("TERMINAL5_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TERMINAL5_TEST_REDIS", "redis://127.0.0.1:6379/0")
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    try:
+        import psycopg2
+    except ImportError:
+        skip_or_fail("psycopg2 is not installed")
+    try:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(PG_URL)
+        conn = psycopg2.connect(
+            dbname=parts.path.lstrip("/"), user=parts.username, host=parts.hostname, port=parts.port, connect_timeout=3
+        )
+    except Exception as exc:
+        skip_or_fail(f"PostgreSQL not reachable at {PG_URL}: {type(exc).__name__}")
+    conn.autocommit = True
+    return conn
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A PostgreSQL URL on a fresh schema, dropped afterwards."""
+    conn = _pg_admin()
+    schema = f"t5test_{secrets.token_hex(4)}"
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"{PG_URL}?search_path={schema}"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/t5.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The CI Redis; the test's keys are namespaced by the code under test and flushed by it if needed."""
+    try:
+        import redis
+    except ImportError:
+        skip_or_fail("redis client not installed")
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except Exception as exc:
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    yield REDIS_URL
+    client.close()
