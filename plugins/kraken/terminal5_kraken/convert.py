@@ -266,11 +266,21 @@ def order_from_native(
     else:
         symbol = str(native.get("pair") or descr.get("pair") or "")
 
+    # Never invent a side, type or size: a payload without them (a cancel receipt) is refused, and the
+    # core reads the order back instead.
     side_text = descr.get("type")
-    side = Side(side_text) if side_text in ("buy", "sell") else (request.side if request else Side.BUY)
+    if side_text in ("buy", "sell"):
+        side = Side(side_text)
+    elif request is not None:
+        side = request.side
+    else:
+        raise ValueError(f"Kraken payload without descr.type: {sorted(native)}")
     oflags = {f for f in str(native.get("oflags") or "").split(",") if f}
     native_type = str(descr.get("ordertype") or "")
-    order_type = ORDER_TYPE_FROM_NATIVE.get(native_type) or (request.type if request else OrderType.LIMIT)
+    mapped_type = ORDER_TYPE_FROM_NATIVE.get(native_type)
+    if mapped_type is None and request is None:
+        raise ValueError(f"Kraken payload with unknown ordertype {native_type!r}")
+    order_type = mapped_type or request.type  # type: ignore[union-attr]
     if order_type is OrderType.LIMIT and "post" in oflags:
         order_type = OrderType.LIMIT_MAKER
 
@@ -286,7 +296,11 @@ def order_from_native(
     elif order_type in (OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT):
         stop_price, price = price1, price2
 
-    quantity = to_decimal(native.get("vol")) or (request.quantity if request else _ZERO)
+    quantity = to_decimal(native.get("vol"))
+    if quantity is None:
+        if request is None:
+            raise ValueError("Kraken payload without vol")
+        quantity = request.quantity
     filled = to_decimal(native.get("vol_exec")) or _ZERO
     average = to_decimal(native.get("price")) if filled > 0 else None
     fee = to_decimal(native.get("fee"))
