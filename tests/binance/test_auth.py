@@ -44,7 +44,7 @@ def test_spot_mixed_query_and_body_vector() -> None:
 
 
 def test_spot_non_ascii_vector() -> None:
-    params = dict(SPOT_PARAMS, symbol="１２３４５６")
+    params = dict(SPOT_PARAMS, symbol="\uff11\uff12\uff13\uff14\uff15\uff16")  # full-width digits
     parts = sign(SPOT, 1499827319559, params, recv_window=5000)
     assert parts.query.startswith("symbol=%EF%BC%91%EF%BC%92%EF%BC%93%EF%BC%94%EF%BC%95%EF%BC%96&side=BUY")
     assert parts.query.endswith("&signature=e1353ec6b14d888f1164ae9af8228a3dbd508bc82eb867db8ab6046442f33ef3")
