@@ -7,6 +7,7 @@ the class and its ``retryable`` flag, never from message text.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 
@@ -154,7 +155,8 @@ class RateLimitExceeded(ExchangeError):
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
         if self.retry_after is not None:
-            out["retry_after"] = self.retry_after
+            # a duration in seconds; as Decimal so every JSON encoder here accepts it
+            out["retry_after"] = Decimal(repr(self.retry_after))
         return out
 
 

@@ -847,14 +847,19 @@ class Gateway:
             live_keys.add(order.client_order_id or order.id)
             market = await self.market(broker, order.symbol, market_type_of(order.symbol))
 
-            def upsert(order: Order = order, market: Market = market) -> bool:
-                _, created = self.orders.upsert_external(
+            def upsert(order: Order = order, market: Market = market) -> str | None:
+                _, previous = self.orders.upsert_external(
                     broker_id=broker.id, user_id=broker.user_id, order=order, market_type=market.type.value
                 )
-                return created
+                return previous
 
-            if await self.storage.run(upsert):
+            previous = await self.storage.run(upsert)
+            if previous is None:
                 found["external"] += 1
+            elif previous == OrderStatus.PENDING_SUBMIT.value:
+                found["resolved_unknown"] += 1
+            elif previous != order.status.value:
+                found["updated"] += 1
         grace = timedelta(seconds=self.settings.unknown_outcome_grace)
         for row in await self.storage.run(self.orders.unresolved, broker.id):
             key = row.client_order_id

@@ -159,15 +159,17 @@ class OrderRepo:
     def save_result(self, row_id: int, order: Order) -> Any:
         return self.update(row_id, **result_fields(order), outcome_unknown=False, error=None)
 
-    def upsert_external(self, *, broker_id: int, user_id: int, order: Order, market_type: str) -> tuple[Any, bool]:
-        """An order found on the exchange. Returns (row, created)."""
+    def upsert_external(
+        self, *, broker_id: int, user_id: int, order: Order, market_type: str
+    ) -> tuple[Any, str | None]:
+        """An order found on the exchange. Returns (row, previous stored status or None when created)."""
         existing = None
         if order.client_order_id:
             existing = self.find(broker_id, order.client_order_id)
         if existing is None and order.id:
             existing = self.find_by_exchange_id(broker_id, order.id)
         if existing is not None:
-            return self.save_result(existing.id, order), False
+            return self.save_result(existing.id, order), existing.status
         client_order_id = order.client_order_id or f"EXT_{order.id}"
         row = self.m.OrderRow.create(
             user_id=user_id,
@@ -187,7 +189,7 @@ class OrderRepo:
             reduce_only=order.reduce_only,
             **{k: v for k, v in result_fields(order).items() if k not in ("updated_at",)},
         )
-        return row, True
+        return row, None
 
     def list(
         self,

@@ -15,7 +15,7 @@ from typing import Any
 
 from terminal5.contract import CallContext, ExchangeSpec, HttpResponse
 from terminal5.errors import ExchangeError
-from terminal5.models import LEVEL1_PARAMS, LEVEL2_PARAMS, EXCHANGE_STATUSES, Market, OrderStatus, OrderType
+from terminal5.models import EXCHANGE_STATUSES, LEVEL1_PARAMS, LEVEL2_PARAMS, Market, OrderStatus, OrderType
 from terminal5.plugins import Hooks
 
 UNLIKELY_STATUS = "__terminal5_status_nobody_documents__"
@@ -101,10 +101,14 @@ def check_decimal_format(
             assert Decimal(text) % step == 0, f"{text} is not a multiple of {step}"
 
 
-def check_symbol_roundtrip(markets: Sequence[Market], to_native: Callable[[str], str], to_unified: Callable[[str], str]) -> None:
+def check_symbol_roundtrip(
+    markets: Sequence[Market], to_native: Callable[[str], str], to_unified: Callable[[str], str]
+) -> None:
     for market in markets:
         assert to_native(market.symbol) == market.native_symbol, f"{market.symbol} -> {to_native(market.symbol)}"
-        assert to_unified(market.native_symbol) == market.symbol, f"{market.native_symbol} -> {to_unified(market.native_symbol)}"
+        assert to_unified(market.native_symbol) == market.symbol, (
+            f"{market.native_symbol} -> {to_unified(market.native_symbol)}"
+        )
 
 
 def assert_unified_order(order: Any, *, raw_required: bool = True) -> None:

@@ -20,8 +20,20 @@ RECORD_ENV = "TERMINAL5_RECORD"
 REQUIRE_SERVICES_ENV = "TERMINAL5_REQUIRE_SERVICES"
 
 #: header and query/body names scrubbed from cassettes (case-insensitive for headers)
-SCRUB_HEADERS = ("X-MBX-APIKEY", "API-Key", "API-Sign", "ACCESS-KEY", "ACCESS-SIGN", "ACCESS-PASSPHRASE",
-                 "ACCESS-TIMESTAMP", "X-LB-KEY", "X-LB-SIGN", "Authorization", "Cookie", "Set-Cookie")
+SCRUB_HEADERS = (
+    "X-MBX-APIKEY",
+    "API-Key",
+    "API-Sign",
+    "ACCESS-KEY",
+    "ACCESS-SIGN",
+    "ACCESS-PASSPHRASE",
+    "ACCESS-TIMESTAMP",
+    "X-LB-KEY",
+    "X-LB-SIGN",
+    "Authorization",
+    "Cookie",
+    "Set-Cookie",
+)
 SCRUB_PARAMS = ("signature", "timestamp", "nonce", "recvWindow", "otp")
 
 

@@ -93,7 +93,14 @@ async def test_bad_request_is_refused_before_the_exchange(
     env: Any, case: str, data: dict[str, Any], error: type[Terminal5Error], field: str
 ) -> None:
     # the template's ids (1) stand for the test's broker and its owner; other values are the defect
-    data = {k: (getattr(env.broker, "id" if k == "broker_id" else "user_id") if k in ("user_id", "broker_id") and v == 1 and type(v) is int else v) for k, v in data.items()}
+    data = {
+        k: (
+            getattr(env.broker, "id" if k == "broker_id" else "user_id")
+            if k in ("user_id", "broker_id") and v == 1 and type(v) is int
+            else v
+        )
+        for k, v in data.items()
+    }
     with pytest.raises(error) as raised:
         await env.gateway.place_order(data)
     assert raised.value.field == field, f"{case}: error names {raised.value.field!r}: {raised.value}"

@@ -44,7 +44,11 @@ async def run_load(t5_gateway: Any, client_factory: Any) -> tuple[int, int, Loop
         gateway = await t5_gateway(make_plugin(client_factory))
         brokers = [
             await gateway.add_broker(
-                user_id=100 + i, exchange="loopback", label=f"b{i}", api_key=f"key-{i}", api_secret=f"secret-{i}",
+                user_id=100 + i,
+                exchange="loopback",
+                label=f"b{i}",
+                api_key=f"key-{i}",
+                api_secret=f"secret-{i}",
                 base_url=exchange.url,
             )
             for i in range(BROKERS)
@@ -57,8 +61,14 @@ async def run_load(t5_gateway: Any, client_factory: Any) -> tuple[int, int, Loop
                 expected_key[cid] = f"key-{i}"
                 requests.append(
                     {
-                        "symbol": "BTC/USDT", "side": "buy", "type": "limit", "quantity": "0.001",
-                        "price": "43000", "user_id": broker.user_id, "broker_id": broker.id, "client_order_id": cid,
+                        "symbol": "BTC/USDT",
+                        "side": "buy",
+                        "type": "limit",
+                        "quantity": "0.001",
+                        "price": "43000",
+                        "user_id": broker.user_id,
+                        "broker_id": broker.id,
+                        "client_order_id": cid,
                     }
                 )
         results = await asyncio.gather(*(gateway.place_order(r) for r in requests), return_exceptions=True)

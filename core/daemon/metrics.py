@@ -1,0 +1,160 @@
+"""Prometheus metrics on a per-daemon ``CollectorRegistry`` (never the global one), so tests and
+embedders can build several daemons in one process.
+
+Native-call latency comes from ``Gateway.call_observers`` (added before the first native client is
+built); order and error counts from the front doors; stored-order counts are read from the database at
+each scrape.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from terminal5.contract import Alert, CallContext
+from terminal5.hookspecs import hookimpl
+from terminal5.transport import CallRecord
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.orders = Counter(
+            "terminal5_orders",
+            "Order answers given by the front doors",
+            ["exchange", "status", "operation"],
+            registry=r,
+        )
+        self.stored_orders = Gauge(
+            "terminal5_stored_orders",
+            "Orders in the database by exchange and status",
+            ["exchange", "status"],
+            registry=r,
+        )
+        self.native_latency = Histogram(
+            "terminal5_native_call_seconds",
+            "Latency of native exchange calls",
+            ["exchange", "endpoint"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.native_calls = Counter(
+            "terminal5_native_calls",
+            "Native exchange calls by HTTP status",
+            ["exchange", "endpoint", "status"],
+            registry=r,
+        )
+        self.rate_headers = Gauge(
+            "terminal5_rate_limit_header",
+            "Last numeric value of each rate-limit response header (used weight, remaining…)",
+            ["exchange", "header"],
+            registry=r,
+        )
+        self.rate_headroom = Gauge(
+            "terminal5_rate_budget_headroom", "Remaining units of a shared rate budget", ["budget"], registry=r
+        )
+        self.unknown_statuses = Counter(
+            "terminal5_unknown_statuses", "Orders seen with a status no plugin maps", ["exchange"], registry=r
+        )
+        self.errors = Counter(
+            "terminal5_errors", "Errors by taxonomy type and origin", ["type", "exchange", "origin"], registry=r
+        )
+        self.requests = Counter(
+            "terminal5_api_requests", "Front-door requests", ["door", "route", "status"], registry=r
+        )
+        self.reconcile_findings = Counter(
+            "terminal5_reconcile_findings", "Reconciliation findings", ["exchange", "kind"], registry=r
+        )
+        self.format_problems = Counter(
+            "terminal5_format_problems", "Stored orders failing the format validator", ["exchange"], registry=r
+        )
+        self.alerts = Counter("terminal5_alerts", "Alerts raised", ["kind"], registry=r)
+        self.restarts = Counter("terminal5_watchdog_restarts", "Daemon restarts by the watchdog", registry=r)
+
+    # --- feeds ---------------------------------------------------------------------------------
+    def observe_call(self, ctx: CallContext, record: CallRecord) -> None:
+        endpoint = record.endpoint or "-"
+        self.native_latency.labels(record.exchange, endpoint).observe(record.latency_ms / 1000)
+        self.native_calls.labels(record.exchange, endpoint, str(record.status or "none")).inc()
+        for header, value in record.rate_headers.items():
+            if _NUMBER.match(str(value)):
+                try:
+                    self.rate_headers.labels(record.exchange, header.lower()).set(float(Decimal(str(value))))
+                except InvalidOperation:
+                    continue
+        if record.error:
+            self.errors.labels(record.error.split(":", 1)[0], record.exchange, "exchange").inc()
+
+    def order(self, order: Any, operation: str) -> None:
+        status = getattr(order.status, "value", str(order.status))
+        self.orders.labels(order.exchange, status, operation).inc()
+        if status == "UNKNOWN":
+            self.unknown_statuses.labels(order.exchange).inc()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+    def alert_plugin(self) -> Any:
+        """An ``alert`` hook implementation counting alerts by kind."""
+        metrics = self
+
+        class _AlertCounter:
+            @hookimpl
+            def alert(self, alert: Alert) -> None:
+                metrics.alerts.labels(alert.kind).inc()
+
+        return _AlertCounter()
+
+
+class ErrorBurst:
+    """A call observer raising one ``exchange_errors`` alert when an exchange answers ``threshold``
+    errors of one type within ``window`` seconds (the AlertBus de-duplicates repeats by key)."""
+
+    def __init__(
+        self,
+        raise_alert: Callable[[Alert], Any],
+        *,
+        threshold: int = 5,
+        window: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.raise_alert = raise_alert
+        self.threshold = threshold
+        self.window = window
+        self.clock = clock
+        self._seen: dict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def __call__(self, ctx: CallContext, record: CallRecord) -> None:
+        if not record.error:
+            return
+        kind = record.error.split(":", 1)[0]
+        now = self.clock()
+        times = self._seen[(record.exchange, kind)]
+        times.append(now)
+        while times and now - times[0] > self.window:
+            times.popleft()
+        if len(times) >= self.threshold:
+            times.clear()
+            self.raise_alert(
+                Alert(
+                    kind="exchange_errors",
+                    key=f"exchange_errors:{record.exchange}:{kind}",
+                    exchange=record.exchange,
+                    severity="warning",
+                    message=f"{record.exchange}: {self.threshold} {kind} errors within {self.window:.0f}s "
+                    f"(last on {record.endpoint})",
+                    details={"type": kind, "endpoint": record.endpoint},
+                )
+            )
