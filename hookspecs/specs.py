@@ -129,7 +129,10 @@ def to_native(
 def map_error(exchange: str, response: HttpResponse, ctx: CallContext) -> ExchangeError | None:
     """Translate a native response into the taxonomy.
 
-    Called by the core transport on **every** response of your exchange. Return the taxonomy error
+    Called by the core transport on **every** response of your exchange. ``response`` carries the HTTP
+    status, headers, text and the body parsed with Decimals (``response.data``); ``ctx`` is the call's
+    context (which account, which market type), e.g. to tell a futures code from a spot one. Return the
+    taxonomy error
     (``InsufficientFunds``, ``RateLimitExceeded(retry_after=...)``, ``DuplicateOrder``…) carrying the
     native ``code`` and ``message``; return ``None`` when the response is a success (or when
     ``exchange`` is not yours). Decide from status codes and native error codes, never from free text
@@ -159,6 +162,8 @@ def from_native(exchange: str, native: NativePayload, context: NativeContext) ->
 @hookspec(firstresult=True)
 def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
     """Map a native order status onto ``open`` / ``closed`` / ``cancelled``.
+
+    ``native_status`` is the string your ``from_native`` put in ``Order.native_status``, unchanged.
 
     Keep the table as data (a dict in your ``constants`` module) covering every status the exchange
     documents. Return ``None`` for a status you do not know: the core then stores ``UNKNOWN`` with the

@@ -68,7 +68,6 @@ def open_database(url: str) -> peewee.Database:
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
             field_types=POSTGRES_FIELD_TYPES,
-            autorollback=True,
         )
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (use sqlite:/// or postgresql://)")
 

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 from pathlib import Path
@@ -104,10 +105,8 @@ async def t5_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Any]]:
 
     yield make
     for gateway in opened:
-        try:
+        with contextlib.suppress(RuntimeError):  # already closed by the test
             await gateway.close()
-        except Exception:  # already closed by the test
-            pass
 
 
 @pytest.fixture

@@ -1,0 +1,118 @@
+"""The plugin contract: discovery, registration, dispatch, overrides, documentation."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from terminal5.errors import ExchangeNotFound, PluginError
+from terminal5.hookspecs import hookimpl, specs
+from terminal5.models import OrderStatus
+from terminal5.plugins import load_hooks
+from terminal5.testing.loopback_plugin import make_plugin, spec
+
+ROOT = Path(__file__).resolve().parents[2]
+HOOKS = [name for name, fn in inspect.getmembers(specs, inspect.isfunction) if hasattr(fn, "terminal5_spec")]
+
+
+def test_the_core_alone_discovers_nothing() -> None:
+    hooks = load_hooks(load_entry_points=os.environ.get("TERMINAL5_EXPECT_NO_PLUGINS") == "1")
+    if os.environ.get("TERMINAL5_EXPECT_NO_PLUGINS") == "1":
+        assert hooks.registry.names() == [], "tox env core must have no exchange plugin installed"
+    with pytest.raises(ExchangeNotFound) as raised:
+        load_hooks(load_entry_points=False).registry.get("binance")
+    assert "none installed" in str(raised.value)
+
+
+def test_a_plugin_registers_its_exchange() -> None:
+    hooks = load_hooks(plugins=[make_plugin()], load_entry_points=False)
+    assert hooks.registry.names() == ["loopback"]
+    assert hooks.registry.get("loopback").distribution == "terminal5.testing.loopback_plugin"
+
+
+def test_two_plugins_claiming_one_exchange_are_refused_by_name() -> None:
+    other = SimpleNamespace(__name__="terminal5-impostor")
+    other.register_exchanges = hookimpl(lambda register: register(spec()))
+    with pytest.raises(PluginError) as raised:
+        load_hooks(plugins=[make_plugin(), other], load_entry_points=False)
+    message = str(raised.value)
+    assert "terminal5.testing.loopback_plugin" in message and "terminal5-impostor" in message
+
+
+def test_a_misspelt_hook_is_rejected_at_load() -> None:
+    plugin = SimpleNamespace(__name__="typo-plugin")
+    plugin.normalise_status = hookimpl(lambda exchange, native_status: None)
+    with pytest.raises(PluginError) as raised:
+        load_hooks(plugins=[plugin], load_entry_points=False)
+    assert "normalise_status" in str(raised.value)
+
+
+def test_register_takes_only_exchange_specs() -> None:
+    plugin = SimpleNamespace(__name__="bad-register")
+    plugin.register_exchanges = hookimpl(lambda register: register({"name": "x"}))
+    with pytest.raises(PluginError, match="ExchangeSpec"):
+        load_hooks(plugins=[plugin], load_entry_points=False)
+
+
+def test_tryfirst_override_of_one_hook_for_one_exchange() -> None:
+    override = SimpleNamespace(__name__="status-override")
+
+    @hookimpl(tryfirst=True)
+    def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
+        if exchange == "loopback" and native_status == "PENDING_NEW":
+            return OrderStatus.OPEN
+        return None
+
+    override.normalize_status = normalize_status
+    hooks = load_hooks(plugins=[make_plugin(), override], load_entry_points=False)
+    assert hooks.normalize_status("loopback", "PENDING_NEW") is OrderStatus.OPEN  # the override answers
+    assert hooks.normalize_status("loopback", "FILLED") is OrderStatus.CLOSED  # the plugin still answers the rest
+    assert hooks.normalize_status("otherex", "PENDING_NEW") is None  # and nothing leaks to other exchanges
+    without = load_hooks(plugins=[make_plugin()], load_entry_points=False)
+    assert without.normalize_status("loopback", "PENDING_NEW") is None
+
+
+def test_a_none_answer_becomes_a_typed_error() -> None:
+    hooks = load_hooks(load_entry_points=False)
+    with pytest.raises(PluginError):
+        hooks.map_client_id("nobody", "abc", 0)
+
+
+def test_blocked_plugins_are_not_loaded() -> None:
+    hooks = load_hooks(block=frozenset({"binance", "kraken"}))
+    assert "binance" not in hooks.registry.names() and "kraken" not in hooks.registry.names()
+
+
+def test_a_failing_alert_sink_does_not_break_the_others() -> None:
+    received: list[Any] = []
+    broken = SimpleNamespace(__name__="broken-sink", alert=hookimpl(lambda alert: 1 / 0))
+    working = SimpleNamespace(__name__="sink", alert=hookimpl(lambda alert: received.append(alert)))
+    hooks = load_hooks(plugins=[broken, working], load_entry_points=False)
+    from terminal5.contract import Alert
+
+    hooks.alert(Alert(kind="x", message="m", key="k"))
+    assert len(received) == 1
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_documented(name: str) -> None:
+    """The hookspec docstrings are the plugin author's manual: each argument and the None rule."""
+    fn = getattr(specs, name)
+    doc = inspect.getdoc(fn) or ""
+    assert len(doc) > 200, f"{name}: document it"
+    for arg in inspect.signature(fn).parameters:
+        assert f"``{arg}``" in doc or arg in doc, f"{name}: argument {arg} undocumented"
+    if fn.terminal5_spec.get("firstresult"):
+        assert re.search(r"[Rr]eturns? ``None``", doc), f"{name}: say when it returns None"
+
+
+@pytest.mark.parametrize("name", HOOKS)
+def test_every_hook_is_in_the_readme(name: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"`{name}" in readme, f"README's plugin guide does not mention hook {name}"
