@@ -14,6 +14,7 @@ from what was sent, with status ``pending`` and ``t5_synthetic: true``, and reco
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -22,7 +23,7 @@ from urllib.parse import urlencode
 
 from loguru import logger
 
-from terminal5.contract import CallContext, HttpRequest, NativeCall, NativePayload, OrderRef, Transport
+from terminal5.contract import CallContext, Credentials, HttpRequest, NativeCall, NativePayload, OrderRef, Transport
 from terminal5.errors import AuthenticationError, ExchangeError, InvalidOrder, OrderNotFound
 from terminal5.models import Balance, Market, Position, Trade
 from terminal5_kraken import constants as k
@@ -44,6 +45,14 @@ from terminal5_kraken.userref import cl_ord_id_for
 
 log = logger.bind(exchange=k.EXCHANGE)
 
+
+def nonce_window(options: Mapping[str, Any] | None) -> int:
+    """The broker's ``nonce_window`` option: the window configured on the key in Kraken's UI (0: none)."""
+    try:
+        return max(0, int((options or {}).get("nonce_window") or 0))
+    except (TypeError, ValueError):
+        return 0
+
 #: ClosedOrders / TradesHistory pages read at most per call (50 per page): bounds the REST counter spent.
 MAX_PAGES = 20
 
@@ -62,6 +71,7 @@ class KrakenClient:
         self.nonces = nonces or NonceStores()
         self.limiter = limiter or RateLimiter()
         self._indexes: dict[str, MarketIndex] = {}
+        self._key_locks: dict[str, asyncio.Lock] = {}
 
     # --- wire ---------------------------------------------------------------------------------------
 
@@ -77,7 +87,18 @@ class KrakenClient:
         if credentials is None:
             raise AuthenticationError(f"{path} is private: the broker has no API key", exchange=k.EXCHANGE)
         await self.limiter.before_rest(ctx, path)
-        # The nonce is taken after any rate-limit wait, right before sending, so waits cannot reorder nonces.
+        if nonce_window(ctx.options) > 0:
+            return await self._signed_send(ctx, credentials, path, params, endpoint)
+        # Without a nonce window on the key, Kraken rejects a nonce that *arrives* after a higher one; two
+        # calls in flight on separate connections can arrive in either order. So one key's private calls
+        # run one at a time in this process (the lock spans nonce, send and answer).
+        lock = self._key_locks.setdefault(credentials.fingerprint, asyncio.Lock())
+        async with lock:
+            return await self._signed_send(ctx, credentials, path, params, endpoint)
+
+    async def _signed_send(self, ctx: CallContext, credentials: Credentials, path: str,
+                           params: Mapping[str, str], endpoint: str) -> Any:
+        # The nonce is taken after any wait (rate limit, key lock), right before sending.
         nonce = self.nonces.for_options(ctx.options).next(credentials.fingerprint)
         fields = [("nonce", str(nonce)), *params.items()]
         if credentials.api_password:  # a key with a 2FA password sends it as ``otp``

@@ -219,6 +219,8 @@ BROKER_OPTIONS: Final[dict[str, str]] = {
     "client_id_mode": "'userref' (default): the claimed int32 userref is sent; 'cl_ord_id': a Kraken-"
     "compliant string id is sent instead (the userref mapping is still recorded)",
     "tier": "verification tier for the client-side rate limits: starter (default), intermediate, pro",
+    "nonce_window": "the nonce window set on the API key in Kraken's UI (default 0: this process sends one "
+    "private call per key at a time, so nonces arrive in order; > 0: calls of one key run concurrently)",
     "nonce_dir": "directory holding the per-key nonce high-water marks (default $TERMINAL5_DATA_DIR/"
     "kraken-nonce, else a per-user temp directory)",
 }

@@ -1,0 +1,143 @@
+"""Full order lifecycle through the core Gateway against a loopback Kraken (tests/kraken/fake_kraken.py),
+in both client-id modes: place -> fetch -> cancel, the outcome-unknown lookup by userref/cl_ord_id,
+foreign userrefs, and signatures/nonces checked by the server on every call."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+import terminal5_kraken.plugin
+from terminal5.errors import InvalidOrder, UnsupportedParameterError
+from terminal5.gateway import Gateway
+from terminal5.models import OrderStatus
+from terminal5.plugins import load_hooks
+from terminal5_kraken import userref
+
+from .data import TEST_KEY, TEST_SECRET
+from .fake_kraken import FakeKraken, serve
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[tuple[FakeKraken, str]]:
+    exchange = FakeKraken(accounts={TEST_KEY: TEST_SECRET})
+    async with serve(exchange) as url:
+        yield exchange, url
+
+
+@pytest.fixture
+async def gateway(tmp_path: Path) -> AsyncIterator[Gateway]:
+    gw = await Gateway.open(
+        database_url=f"sqlite:///{tmp_path}/t5.db",
+        hooks=load_hooks(plugins=[terminal5_kraken.plugin], load_entry_points=False),
+        master_key=Fernet.generate_key().decode(),
+        data_dir=tmp_path / "data",
+        lookup_delays=(0,),
+    )
+    yield gw
+    await gw.close()
+
+
+async def broker(gw: Gateway, url: str, tmp_path: Path, mode: str) -> Any:
+    return await gw.add_broker(
+        user_id=1, exchange="kraken", label=mode, api_key=TEST_KEY, api_secret=TEST_SECRET, base_url=url,
+        options={"client_id_mode": mode, "nonce_dir": str(tmp_path / "nonce")},
+    )
+
+
+def order_request(broker_id: int, cid: str, **extra: Any) -> dict[str, Any]:
+    return {"symbol": "BTC/USD", "side": "buy", "type": "limit", "quantity": "0.01", "price": "27500.0",
+            "user_id": 1, "broker_id": broker_id, "client_order_id": cid, **extra}
+
+
+@pytest.mark.parametrize("mode", ["userref", "cl_ord_id"])
+async def test_place_fetch_cancel(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str) -> None:
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, mode)
+    cid = "T5_1_lifecycle_0001"  # 19 characters: in cl_ord_id mode it is sent as T5U<userref>
+    order = await gateway.place_order(order_request(b.id, cid))
+    assert order.status is OrderStatus.OPEN and order.client_order_id == cid and order.id
+    assert order.symbol == "BTC/USD" and order.price == Decimal("27500") and order.quantity == Decimal("0.01")
+    claimed = int(order.native_client_id)  # type: ignore[arg-type]
+    assert claimed == userref.userref_for(cid, 0)
+    sent = exchange.calls[0][1]
+    if mode == "userref":
+        assert sent["userref"] == str(claimed) and "cl_ord_id" not in sent
+    else:
+        assert sent["cl_ord_id"] == f"T5U{claimed}" and "userref" not in sent
+
+    fetched = await gateway.fetch_order(user_id=1, broker_id=b.id, client_order_id=cid)
+    assert fetched.id == order.id and fetched.status is OrderStatus.OPEN and fetched.client_order_id == cid
+
+    cancelled = await gateway.cancel_order(user_id=1, broker_id=b.id, client_order_id=cid)
+    assert cancelled.status is OrderStatus.CANCELLED and cancelled.client_order_id == cid
+    assert exchange.orders[order.id]["status"] == "canceled"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("mode", ["userref", "cl_ord_id"])
+async def test_outcome_unknown_is_found_by_client_id(
+    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str
+) -> None:
+    """AddOrder is accepted but answered EService:Unavailable: the gateway finds the order through
+    OpenOrders filtered by userref (or cl_ord_id), never sends it twice."""
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, mode)
+    exchange.fail_next["/0/private/AddOrder"] = "EService:Unavailable"
+    order = await gateway.place_order(order_request(b.id, "short-cid-2"))
+    assert order.status is OrderStatus.OPEN and order.client_order_id == "short-cid-2"
+    assert len(exchange.orders) == 1
+    lookups = [path for path, _ in exchange.calls if path.endswith("OpenOrders")]
+    assert lookups, "looked up by client id"
+    filters = [params for path, params in exchange.calls if path.endswith("OpenOrders")][0]
+    assert filters == ({"userref": order.native_client_id, "trades": "true"} if mode == "userref"
+                       else {"cl_ord_id": "short-cid-2", "trades": "true"})
+
+
+async def test_idempotent_replay_sends_once(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path) -> None:
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, "userref")
+    first = await gateway.place_order(order_request(b.id, "same-id"))
+    second = await gateway.place_order(order_request(b.id, "same-id"))
+    assert first.id == second.id and len(exchange.orders) == 1
+
+
+async def test_foreign_userref_comes_back_without_client_id(
+    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path
+) -> None:
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, "userref")
+    mine = await gateway.place_order(order_request(b.id, "mine-1"))
+    # an order placed by another tool on the same account, with a userref the gateway never issued
+    exchange.orders["OFOREI-GN000-000001"] = {**exchange.orders[mine.id], "userref": 31337}  # type: ignore[index]
+    orders = {o.id: o for o in await gateway.fetch_open_orders(user_id=1, broker_id=b.id)}
+    assert orders[mine.id].client_order_id == "mine-1"
+    foreign = orders["OFOREI-GN000-000001"]
+    assert foreign.client_order_id is None and foreign.raw is not None and foreign.raw["userref"] == 31337
+
+
+async def test_refusals_send_nothing(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path) -> None:
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, "userref")
+    with pytest.raises(UnsupportedParameterError):
+        await gateway.place_order(order_request(b.id, "ps-1", position_side="LONG"))
+    with pytest.raises(InvalidOrder) as info:
+        await gateway.place_order(order_request(b.id, "tick-1", price="27500.05"))
+    assert info.value.code == "pair_decimals"
+    assert not exchange.orders and not [c for c in exchange.calls if c[0].endswith("AddOrder")]
+
+
+async def test_many_concurrent_orders_keep_nonces_valid(
+    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path
+) -> None:
+    import asyncio
+
+    exchange, url = fake
+    b = await broker(gateway, url, tmp_path, "userref")
+    orders = await asyncio.gather(*(gateway.place_order(order_request(b.id, f"conc-{i}")) for i in range(20)))
+    assert all(o.status is OrderStatus.OPEN for o in orders)
+    assert len({o.native_client_id for o in orders}) == 20 and len(exchange.orders) == 20
