@@ -58,6 +58,7 @@ from terminal5.models import (
     Trade,
 )
 from terminal5.testing.loopback_server import KEY_HEADER, SIGN_HEADER, TS_HEADER, signature
+from terminal5.timeutil import from_ms
 
 NAME = "loopback"
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
@@ -91,7 +92,7 @@ TYPES_BACK = {v: k for k, v in TYPES.items()}
 
 
 def _ms(value: Any) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(int(value) / 1000, UTC)
+    return from_ms(value)
 
 
 class LoopbackClient:

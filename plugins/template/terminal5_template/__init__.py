@@ -1,0 +1,1 @@
+"""Terminal 5 plugin template: the ``example`` exchange."""
