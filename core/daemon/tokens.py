@@ -15,7 +15,7 @@ import attrs
 from terminal5.errors import PermissionDenied, Terminal5Error
 from terminal5.storage.database import Storage
 
-TOKEN_PREFIX = "t5_"
+TOKEN_PREFIX = "t5_"  # noqa: S105 - a visible prefix, not a secret
 
 
 def hash_token(token: str) -> str:

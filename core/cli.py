@@ -1,0 +1,683 @@
+"""The ``terminal5`` command.
+
+Every verb has ``--help``, prints for humans by default and JSON with ``--json``. Verbs other than
+``run``, ``watchdog`` and ``simulator`` work directly on the database named by the environment (the
+daemon need not run). Secrets (exchange keys) are read from a prompt or from stdin, never from argv.
+
+Exit status: 0 success, 1 an error (printed as ``error: <Type>: message``, or as JSON), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from terminal5 import jsonutil
+from terminal5.errors import Terminal5Error
+
+EPILOG = "Configuration comes from TERMINAL5_* environment variables (see README, 'Configuration')."
+NO_PLUGIN_HELP = (
+    "no exchange plugin installed.\n"
+    "Install one, e.g.  pip install -e plugins/binance   (or plugins/kraken),\n"
+    "or load one by import path:  export TERMINAL5_PLUGINS_EXTRA=terminal5.testing.loopback_plugin:make_plugin"
+)
+
+
+class CliError(Exception):
+    """A usage problem found after parsing (exit status 2)."""
+
+
+class Out:
+    def __init__(self, as_json: bool, stdout: TextIO, stderr: TextIO) -> None:
+        self.as_json = as_json
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def emit(self, data: Any, human: Callable[[Any], str] | str | None = None) -> None:
+        if self.as_json:
+            self.stdout.write(jsonutil.dumps(data) + "\n")
+        else:
+            text = human(data) if callable(human) else (human if human is not None else _pretty(data))
+            self.stdout.write(text.rstrip("\n") + "\n")
+
+    def note(self, text: str) -> None:
+        if not self.as_json:
+            self.stdout.write(text + "\n")
+
+
+def _pretty(data: Any, indent: int = 0) -> str:
+    pad = "  " * indent
+    if isinstance(data, dict):
+        lines = []
+        for key, value in data.items():
+            if isinstance(value, (dict, list)) and value:
+                lines.append(f"{pad}{key}:")
+                lines.append(_pretty(value, indent + 1))
+            else:
+                lines.append(f"{pad}{key}: {_scalar(value)}")
+        return "\n".join(lines)
+    if isinstance(data, list):
+        if not data:
+            return f"{pad}(none)"
+        return "\n".join(
+            (f"{pad}-\n{_pretty(v, indent + 1)}" if isinstance(v, (dict, list)) else f"{pad}- {_scalar(v)}") for v in data
+        )
+    return pad + _scalar(data)
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (dict, list)):
+        return jsonutil.dumps(value)
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[_scalar(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(lines)
+
+
+# --- shared set-up -------------------------------------------------------------------------------------
+def _settings() -> Any:
+    from terminal5.settings import Settings
+
+    return Settings.from_env()
+
+
+def _configure_logs(level: str = "WARNING", *, log_dir: Path | None = None, json_lines: bool = False) -> None:
+    from terminal5.logs import configure
+
+    configure(log_dir=log_dir, level=level, json_lines=json_lines, console=True)
+
+
+async def _gateway(args: argparse.Namespace) -> Any:
+    from terminal5.daemon.extra import build_hooks
+    from terminal5.gateway import Gateway
+
+    settings = _settings()
+    hooks = build_hooks(settings, extra=getattr(args, "plugin", None) or ())
+    return await Gateway.open(settings=settings, hooks=hooks)
+
+
+async def _with_api(args: argparse.Namespace, fn: Callable[[Any, Any], Awaitable[Any]]) -> Any:
+    from terminal5.daemon.api import Api
+
+    gw = await _gateway(args)
+    try:
+        return await fn(gw, Api(gw))
+    finally:
+        await gw.flush()
+        await gw.close()
+
+
+def _admin() -> Any:
+    from terminal5.daemon.tokens import ADMIN
+
+    return ADMIN
+
+
+# --- verbs ---------------------------------------------------------------------------------------------
+def cmd_exchanges(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.api import exchange_json
+    from terminal5.daemon.extra import build_hooks
+
+    hooks = build_hooks(_settings(), extra=args.plugin or ())
+    data = [exchange_json(hooks.registry.specs[n]) for n in hooks.registry.names()]
+    if not data:
+        out.emit([], NO_PLUGIN_HELP)
+        return 0
+
+    def human(items: list[dict[str, Any]]) -> str:
+        blocks = []
+        for e in items:
+            lines = [f"{e['name']}  ({e['display_name']}, from {e['distribution']})"]
+            for market_type in e["market_types"]:
+                lines.append(f"  {market_type}:")
+                lines.append(f"    order types: {', '.join(e['order_types'].get(market_type, []))}")
+                lines.append(f"    parameters:  {', '.join(e['supported_params'].get(market_type, []))}")
+            if e["features"]:
+                lines.append(f"  features: {', '.join(e['features'])}")
+            if e["broker_options"]:
+                lines.append(f"  broker options: {', '.join(e['broker_options'])}")
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+    out.emit(data, human)
+    return 0
+
+
+def _read_secret(prompt: str, stdin: TextIO, *, required: bool = True) -> str | None:
+    """A secret from the terminal (no echo) or one line of stdin."""
+    if stdin.isatty():
+        value = getpass.getpass(prompt)
+    else:
+        line = stdin.readline()
+        value = line.rstrip("\r\n")
+    value = value.strip()
+    if not value and required:
+        raise CliError(f"{prompt.rstrip(': ')} is required (a prompt, or one line on stdin)")
+    return value or None
+
+
+def _options(items: Sequence[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise CliError(f"--option takes NAME=VALUE, got {item!r}")
+        out[name] = value
+    return out
+
+
+def cmd_broker(args: argparse.Namespace, out: Out) -> int:
+    columns = ("id", "user_id", "exchange", "label", "testnet", "key_hint", "enabled", "base_url")
+    if args.broker_cmd == "add":
+        options = _options(args.option or [])
+        api_key = _read_secret("API key: ", args.stdin)
+        api_secret = _read_secret("API secret: ", args.stdin)
+        password = _read_secret("API passphrase: ", args.stdin, required=False) if args.passphrase else None
+
+        async def add(gw: Any, api: Any) -> Any:
+            info = await gw.add_broker(
+                user_id=args.user, exchange=args.exchange, label=args.label, api_key=api_key, api_secret=api_secret,
+                api_password=password, testnet=args.testnet, base_url=args.base_url, options=options,
+            )
+            result = info.to_dict()
+            if args.test:
+                result["test"] = await api.test_broker(_admin(), info.id)
+            return result
+
+        data = asyncio.run(_with_api(args, add))
+        out.emit(data, lambda d: f"broker {d['id']} added: {d['exchange']}/{d['label']} for user {d['user_id']} "
+                                 f"(key {d['key_hint']})" + (f"\n{_pretty(d['test'])}" if "test" in d else ""))
+        return 0
+    if args.broker_cmd == "list":
+        data = asyncio.run(_with_api(args, lambda gw, api: api.list_brokers(_admin(), args.user)))
+        out.emit(data, lambda d: _table(d, columns))
+        return 0
+    if args.broker_cmd == "remove":
+        async def remove(gw: Any, api: Any) -> Any:
+            info = await gw.get_broker(args.broker_id)
+            await gw.remove_broker(args.broker_id)
+            return {"removed": info.to_dict()}
+
+        data = asyncio.run(_with_api(args, remove))
+        out.emit(data, lambda d: f"broker {d['removed']['id']} removed")
+        return 0
+    if args.broker_cmd == "test":
+        data = asyncio.run(_with_api(args, lambda gw, api: api.test_broker(_admin(), args.broker_id)))
+        out.emit(data, _pretty)
+        return 0 if data.get("ok") else 1
+    raise CliError("broker needs a sub-command: add, list, remove, test")
+
+
+def cmd_token(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.tokens import TokenStore
+
+    async def run(gw: Any, api: Any) -> Any:
+        store = TokenStore(gw.storage)
+        if args.tok_cmd == "create":
+            if args.admin == (args.user is not None):
+                raise CliError("give exactly one of --user N or --admin")
+            info, token = await gw.storage.run(store.create, user_id=args.user, admin=args.admin, label=args.label)
+            return {**info.to_dict(), "token": token}
+        if args.tok_cmd == "list":
+            return [t.to_dict() for t in await gw.storage.run(store.list, args.user)]
+        if args.tok_cmd == "revoke":
+            return (await gw.storage.run(store.revoke, args.token_id)).to_dict()
+        raise CliError("token needs a sub-command: create, list, revoke")
+
+    data = asyncio.run(_with_api(args, run))
+    if args.tok_cmd == "create":
+        out.emit(data, lambda d: f"{d['token']}\n(token {d['id']} for "
+                                 f"{'admin' if d['admin'] else 'user ' + str(d['user_id'])}: shown once, store it now)")
+    elif args.tok_cmd == "list":
+        out.emit(data, lambda d: _table(d, ("id", "user_id", "admin", "label", "revoked", "created_at")))
+    else:
+        out.emit(data, lambda d: f"token {d['id']} revoked")
+    return 0
+
+
+ORDER_COLUMNS = ("broker_id", "client_order_id", "id", "symbol", "side", "type", "quantity", "price", "filled",
+                 "status", "source")
+
+
+def _order_line(o: dict[str, Any]) -> str:
+    price = f" @ {o['price']}" if o.get("price") else ""
+    return (f"{o['client_order_id']}  {o['exchange']} {o['symbol']} {o['side']} {o['quantity']}{price} "
+            f"-> {o['status']} ({o.get('native_status') or '-'}) filled {o.get('filled')}  id {o.get('id') or '-'}")
+
+
+def cmd_order(args: argparse.Namespace, out: Out) -> int:
+    if args.order_cmd == "place":
+        if args.data:
+            try:
+                body = jsonutil.loads(args.stdin.read() if args.data == "-" else args.data)
+            except ValueError as exc:
+                raise CliError(f"--data is not JSON: {exc}") from None
+        else:
+            missing = [n for n in ("broker", "symbol", "side", "type", "quantity") if getattr(args, n) is None]
+            if missing:
+                raise CliError(f"order place needs --{', --'.join(missing)} (or --data JSON)")
+            body = {"broker_id": args.broker, "symbol": args.symbol, "side": args.side, "type": args.type,
+                    "quantity": args.quantity}
+            for name in ("price", "client_order_id", "stop_price", "time_in_force", "source"):
+                if getattr(args, name) is not None:
+                    body[name] = getattr(args, name)
+            if args.reduce_only:
+                body["reduce_only"] = True
+        data = asyncio.run(_with_api(args, lambda gw, api: api.place_order(_admin(), body)))
+        out.emit(data, _order_line)
+        return 0
+    if args.order_cmd in ("get", "cancel"):
+        if (args.client_order_id is None) == (args.order_id is None):
+            raise CliError("give exactly one of --client-order-id or --order-id")
+        key, by = (args.client_order_id, "client_order_id") if args.client_order_id else (args.order_id, "order_id")
+        if args.order_cmd == "get":
+            data = asyncio.run(_with_api(args, lambda gw, api: api.get_order(
+                _admin(), args.broker, key, by=by, refresh=args.refresh, symbol=args.symbol)))
+        else:
+            data = asyncio.run(_with_api(args, lambda gw, api: api.cancel_order(
+                _admin(), args.broker, key, by=by, symbol=args.symbol)))
+        out.emit(data, _order_line)
+        return 0
+    if args.order_cmd == "list":
+        filters = {k: v for k, v in {
+            "broker_id": args.broker, "user_id": args.user, "status": args.status, "symbol": args.symbol,
+            "since": args.since, "until": args.until, "limit": args.limit, "offset": args.offset,
+        }.items() if v is not None}
+        data = asyncio.run(_with_api(args, lambda gw, api: api.list_orders(_admin(), filters)))
+        out.emit(data, lambda d: _table(d["orders"], ORDER_COLUMNS))
+        return 0
+    raise CliError("order needs a sub-command: place, get, cancel, list")
+
+
+def cmd_reconcile(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.reconcile import Reconciler
+
+    async def run(gw: Any, api: Any) -> Any:
+        reconciler = Reconciler(gw)
+        if args.broker is not None:
+            return [await reconciler.reconcile_broker(args.broker)]
+        return await reconciler.reconcile_all()
+
+    data = asyncio.run(_with_api(args, run))
+
+    def human(results: list[dict[str, Any]]) -> str:
+        if not results:
+            return "no enabled broker"
+        lines = []
+        for r in results:
+            if "error" in r:
+                lines.append(f"broker {r['broker_id']}: FAILED {r['error']}: {r['message']}")
+                continue
+            lines.append(f"broker {r['broker_id']}: external {r['external']}, updated {r['updated']}, "
+                         f"resolved {r['resolved_unknown']}, not found {r['not_found']}, "
+                         f"format problems {r['format_problems']}")
+            lines += [f"  {p['client_order_id']}: {'; '.join(p['problems'])}" for p in r["problems"]]
+        return "\n".join(lines)
+
+    out.emit(data, human)
+    return 1 if any("error" in r for r in data) else 0
+
+
+def cmd_kill(args: argparse.Namespace, out: Out) -> int:
+    if (args.broker is None) == (args.user is None):
+        raise CliError("give exactly one of --broker N or --user N")
+
+    async def run(gw: Any, api: Any) -> Any:
+        if args.command == "kill":
+            if args.broker is not None:
+                return await api.kill_broker(_admin(), args.broker, args.reason)
+            return await api.kill_user(_admin(), args.user, args.reason)
+        if args.broker is not None:
+            return await api.enable_broker(_admin(), args.broker)
+        return await api.enable_user(_admin(), args.user)
+
+    data = asyncio.run(_with_api(args, run))
+
+    def human(d: dict[str, Any]) -> str:
+        if args.command == "enable":
+            brokers = d.get("brokers") or [d]
+            return "\n".join(f"broker {b['id']} enabled" for b in brokers) or "no broker"
+        results = d.get("brokers") if "brokers" in d else [d]
+        return "\n".join(
+            f"broker {r['broker']['id']} disabled: {len(r['cancelled'])} order(s) cancelled, {len(r['failed'])} failed"
+            for r in results
+        ) or "no broker"
+
+    out.emit(data, human)
+    return 0
+
+
+def cmd_health(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.heartbeat import HeartbeatStore, render_table
+    from terminal5.storage.database import Storage
+
+    settings = _settings()
+
+    async def run() -> Any:
+        storage = await Storage.open(settings.database_url)
+        redis = None
+        try:
+            if settings.redis_url:
+                import redis as redis_lib
+
+                redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            beats = await HeartbeatStore(storage, redis).table(expected=tuple(args.expect or ()))
+            return [b.to_dict() for b in beats], render_table(beats)
+        finally:
+            if redis is not None:
+                redis.close()
+            await storage.close()
+
+    data, text = asyncio.run(run())
+    out.emit(data, text)
+    return 0 if all(b["status"] == "UP" for b in data) and data else 1
+
+
+def cmd_watchdog(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.alerts import AlertBus
+    from terminal5.daemon.discord import DiscordSink
+    from terminal5.daemon.heartbeat import HeartbeatStore
+    from terminal5.daemon.watchdog import Watchdog, WatchdogBusy
+    from terminal5.storage.database import Storage
+
+    command = list(args.daemon_command or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if not command:
+        raise CliError("give the daemon command after --, e.g. terminal5 watchdog -- terminal5 run")
+    settings = _settings()
+    sink = DiscordSink(settings.discord_webhook) if settings.discord_webhook else None
+    bus = AlertBus(sink.alert if sink else (lambda alert: None))
+    pid_file = Path(args.pid_file) if args.pid_file else settings.data_dir / f"{args.name}.pid"
+
+    async def run() -> dict[str, Any]:
+        storage = await Storage.open(settings.database_url)
+        redis = None
+        if settings.redis_url:
+            import redis as redis_lib
+
+            redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        dog = Watchdog(command, HeartbeatStore(storage, redis), name=args.name, pid_file=pid_file,
+                       interval=args.interval, stale_after=args.stale_after, startup_grace=args.startup_grace,
+                       backoff=args.backoff, max_backoff=args.max_backoff, alert=bus.raise_)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await dog.run(max_iterations=args.max_iterations, max_seconds=args.max_seconds, stop=stop)
+        finally:
+            if redis is not None:
+                redis.close()
+            await storage.close()
+        return {"starts": dog.starts, "restarts": dog.restarts}
+
+    try:
+        data = asyncio.run(run())
+    except WatchdogBusy as exc:
+        raise Terminal5Error(str(exc)) from None
+    out.emit(data, lambda d: f"watchdog stopped: {d['starts']} start(s), {d['restarts']} restart(s)")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.storage.database import Storage, redact_url
+
+    settings = _settings()
+
+    async def run() -> int:
+        storage = await Storage.open(settings.database_url)
+        try:
+            from terminal5.storage.migrations import migrate
+
+            return await storage.run(migrate, storage)
+        finally:
+            await storage.close()
+
+    version = asyncio.run(run())
+    out.emit({"database": redact_url(settings.database_url), "schema_version": version},
+             lambda d: f"{d['database']}: schema v{d['schema_version']}")
+    return 0
+
+
+def cmd_keygen(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.secrets import generate_key
+
+    key = generate_key()
+    out.emit({"master_key": key}, key)
+    return 0
+
+
+def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.simulator import parse_accounts, serve
+
+    try:
+        accounts = parse_accounts(args.account or [])
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+    def announce(sim: Any, accounts: dict[str, str]) -> None:
+        info = {"url": sim.url, "accounts": [{"api_key": k, "api_secret": v} for k, v in accounts.items()],
+                "max_seconds": args.max_seconds}
+        out.emit(info, lambda d: f"loopback exchange simulator on {d['url']} (stops after {d['max_seconds']:.0f}s)\n"
+                 + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}" for a in d["accounts"]))
+        out.stdout.flush()
+
+    requests = asyncio.run(serve(accounts, port=args.port, max_seconds=args.max_seconds, announce=announce))
+    out.note(f"simulator stopped after {requests} request(s)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, out: Out) -> int:
+    from terminal5.daemon.service import Daemon
+    from terminal5.daemon.streams import StreamConsumer
+
+    settings = _settings()
+    _configure_logs(settings.log_level, log_dir=settings.log_dir, json_lines=settings.log_json)
+
+    async def run() -> None:
+        console = (lambda line: None) if out.as_json else (lambda line: (out.stdout.write(line + "\n"),
+                                                                          out.stdout.flush()))
+        daemon = await Daemon.open(
+            settings, extra=args.plugin or (), heartbeat_name=args.heartbeat_name, console=console,
+            reconcile_interval=args.reconcile_interval,
+        )
+        if settings.redis_url and not args.no_streams:
+            daemon.streams = StreamConsumer.from_settings(daemon.api, daemon.verify_token, settings,
+                                                          metrics=daemon.metrics)
+        try:
+            await daemon.start(host=args.host, port=args.port, reconcile=not args.no_reconcile)
+            if out.as_json:
+                out.emit({"url": f"http://{args.host or settings.http_host}:{daemon.port}",
+                          "brokers": [r.to_dict() for r in daemon.readiness]})
+                out.stdout.flush()
+            await daemon.run_until_stopped(args.max_seconds)
+        finally:
+            await daemon.shutdown()
+
+    asyncio.run(run())
+    return 0
+
+
+# --- the parser ------------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    common.add_argument("--plugin", action="append", default=argparse.SUPPRESS, metavar="MODULE:ATTR",
+                        help="load a plugin object by import path (added to TERMINAL5_PLUGINS_EXTRA)")
+    parser = argparse.ArgumentParser(prog="terminal5", description="Terminal 5 exchange gateway", epilog=EPILOG,
+                                     parents=[common])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def add(name: str, help_: str, **kw: Any) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_, description=help_, parents=[common], epilog=EPILOG, **kw)
+
+    p = add("run", "run the daemon (HTTP API, Redis Streams when configured, heartbeat, reconciliation)")
+    p.add_argument("--host", help="bind address (default TERMINAL5_HTTP_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default TERMINAL5_HTTP_PORT or 8555; 0 = any free port)")
+    p.add_argument("--max-seconds", type=float, help="stop by itself after this long")
+    p.add_argument("--heartbeat-name", default=os.environ.get("TERMINAL5_HEARTBEAT_NAME", "terminal5"))
+    p.add_argument("--reconcile-interval", type=float, help="seconds (default TERMINAL5_RECONCILE_INTERVAL or 60)")
+    p.add_argument("--no-reconcile", action="store_true", help="no reconciliation loop")
+    p.add_argument("--no-streams", action="store_true", help="no Redis Streams front door even with Redis")
+    p.set_defaults(func=cmd_run)
+
+    add("exchanges", "list the exchanges of the installed plugins").set_defaults(func=cmd_exchanges)
+
+    p = add("broker", "manage brokers (exchange accounts)")
+    bsub = p.add_subparsers(dest="broker_cmd", metavar="ACTION")
+    b = bsub.add_parser("add", parents=[common], help="add a broker; keys are read from a prompt or stdin "
+                        "(key line, secret line, [passphrase line])")
+    b.add_argument("--user", type=int, required=True)
+    b.add_argument("--exchange", required=True)
+    b.add_argument("--label", required=True)
+    b.add_argument("--testnet", action="store_true")
+    b.add_argument("--base-url", help="override the exchange URL (a simulator, a proxy)")
+    b.add_argument("--option", action="append", metavar="NAME=VALUE", help="a plugin broker option")
+    b.add_argument("--passphrase", action="store_true", help="also read an API passphrase")
+    b.add_argument("--test", action="store_true", help="check the keys right after adding")
+    b = bsub.add_parser("list", parents=[common], help="list brokers")
+    b.add_argument("--user", type=int)
+    for name, help_ in (("remove", "remove a broker"), ("test", "check a broker's keys; futures position/margin mode")):
+        b = bsub.add_parser(name, parents=[common], help=help_)
+        b.add_argument("broker_id", type=int)
+    p.set_defaults(func=cmd_broker)
+
+    p = add("token", "manage API tokens")
+    tsub = p.add_subparsers(dest="tok_cmd", metavar="ACTION")
+    t = tsub.add_parser("create", parents=[common], help="create a token (shown once)")
+    t.add_argument("--user", type=int)
+    t.add_argument("--admin", action="store_true", help="an admin token (sees every user)")
+    t.add_argument("--label", default="")
+    t = tsub.add_parser("list", parents=[common], help="list tokens (never the token itself)")
+    t.add_argument("--user", type=int)
+    t = tsub.add_parser("revoke", parents=[common], help="revoke a token")
+    t.add_argument("token_id", type=int)
+    p.set_defaults(func=cmd_token)
+
+    p = add("order", "place, get, cancel, list orders")
+    osub = p.add_subparsers(dest="order_cmd", metavar="ACTION")
+    o = osub.add_parser("place", parents=[common], help="place an order (idempotent on --client-order-id)")
+    o.add_argument("--broker", type=int)
+    o.add_argument("--symbol")
+    o.add_argument("--side", choices=("buy", "sell"))
+    o.add_argument("--type")
+    o.add_argument("--quantity")
+    o.add_argument("--price")
+    o.add_argument("--stop-price")
+    o.add_argument("--client-order-id")
+    o.add_argument("--time-in-force")
+    o.add_argument("--source")
+    o.add_argument("--reduce-only", action="store_true")
+    o.add_argument("--data", help="the whole unified request as JSON ('-' reads stdin)")
+    for name in ("get", "cancel"):
+        o = osub.add_parser(name, parents=[common], help=f"{name} an order")
+        o.add_argument("--broker", type=int, required=True)
+        o.add_argument("--client-order-id")
+        o.add_argument("--order-id")
+        o.add_argument("--symbol", help="needed when the order is not stored")
+        if name == "get":
+            o.add_argument("--refresh", action="store_true", help="ask the exchange, not only the database")
+    o = osub.add_parser("list", parents=[common], help="list stored orders")
+    o.add_argument("--broker", type=int)
+    o.add_argument("--user", type=int)
+    o.add_argument("--status")
+    o.add_argument("--symbol")
+    o.add_argument("--since")
+    o.add_argument("--until")
+    o.add_argument("--limit", type=int)
+    o.add_argument("--offset", type=int)
+    p.set_defaults(func=cmd_order)
+
+    p = add("reconcile", "reconcile exchange open orders with the database, then validate stored orders")
+    p.add_argument("--broker", type=int, help="one broker (default: every enabled broker)")
+    p.set_defaults(func=cmd_reconcile)
+
+    for name, help_ in (("kill", "kill switch: cancel every open order and refuse new ones"),
+                        ("enable", "lift the kill switch")):
+        p = add(name, help_)
+        p.add_argument("--broker", type=int)
+        p.add_argument("--user", type=int)
+        if name == "kill":
+            p.add_argument("--reason")
+        p.set_defaults(func=cmd_kill)
+
+    p = add("health", "heartbeat table of every terminal (UP < 30 s, STALE < 60 s, DOWN)")
+    p.add_argument("--expect", action="append", metavar="NAME", help="also list this terminal (DOWN when silent)")
+    p.set_defaults(func=cmd_health)
+
+    p = add("watchdog", "restart the daemon command when its heartbeat is stale",
+            usage="terminal5 watchdog [options] -- COMMAND [ARGS...]")
+    p.add_argument("--name", default="terminal5", help="the heartbeat to watch")
+    p.add_argument("--interval", type=float, default=10.0)
+    p.add_argument("--stale-after", type=float, default=60.0)
+    p.add_argument("--startup-grace", type=float, default=30.0)
+    p.add_argument("--backoff", type=float, default=1.0)
+    p.add_argument("--max-backoff", type=float, default=300.0)
+    p.add_argument("--pid-file")
+    p.add_argument("--max-iterations", type=int)
+    p.add_argument("--max-seconds", type=float)
+    p.add_argument("daemon_command", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_watchdog)
+
+    add("migrate", "create or upgrade the database schema").set_defaults(func=cmd_migrate)
+    add("keygen", "print a new master key (TERMINAL5_MASTER_KEY)").set_defaults(func=cmd_keygen)
+
+    p = add("simulator", "serve the loopback exchange simulator on 127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--account", action="append", metavar="KEY:SECRET", help="a test account (default: one random)")
+    p.add_argument("--max-seconds", type=float, default=3600.0)
+    p.set_defaults(func=cmd_simulator)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.json = getattr(args, "json", False)
+    args.plugin = getattr(args, "plugin", None)
+    args.stdin = stdin
+    out = Out(args.json, stdout, stderr)
+    if not getattr(args, "func", None):
+        parser.print_help(stdout)
+        return 2
+    if args.command not in ("run",):
+        _configure_logs(os.environ.get("TERMINAL5_CLI_LOG_LEVEL", "WARNING"))
+    try:
+        return args.func(args, out)
+    except CliError as exc:
+        stderr.write(f"terminal5: {exc}\n")
+        return 2
+    except Terminal5Error as exc:
+        if args.json:
+            stdout.write(jsonutil.dumps(exc.to_dict()) + "\n")
+        else:
+            stderr.write(f"error: {exc.kind}: {exc}\n")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

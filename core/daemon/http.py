@@ -1,0 +1,280 @@
+"""The HTTP front door (aiohttp), versioned under ``/v1``.
+
+* ``Authorization: Bearer <token>`` on every ``/v1`` route except ``/v1/openapi.json`` and
+  ``/v1/exchanges``; ``/health`` and ``/metrics`` are open (the server binds to 127.0.0.1 by default).
+* Every request carries a request id (``X-Request-ID`` or a new one), bound to every log line of the
+  request, from here through the plugin to the database, and echoed in the answer.
+* Errors answer ``{"error": <taxonomy name>, "message", "field"?, "exchange"?, "code"?, "request_id"}``
+  with the class's HTTP status; 429 carries ``Retry-After``; anything unexpected is a 500
+  ``InternalError`` without a stack trace (the trace is in the log, under the request id).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+from loguru import logger
+
+from terminal5 import jsonutil
+from terminal5.daemon.api import parse_bool
+from terminal5.daemon.openapi import build_document
+from terminal5.daemon.routes import ROUTES, Route
+from terminal5.daemon.tokens import Principal
+from terminal5.errors import AuthenticationError, InvalidOrderRequest, RateLimitExceeded, Terminal5Error
+
+if TYPE_CHECKING:
+    from terminal5.daemon.service import Daemon
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DAEMON: web.AppKey[Any] = web.AppKey("terminal5_daemon", object)
+REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+MAX_BODY = 1024 * 1024
+
+
+def json_response(data: Any, status: int = 200, request_id: str | None = None) -> web.Response:
+    headers = {"X-Request-ID": request_id} if request_id else None
+    return web.Response(text=jsonutil.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def error_response(exc: Terminal5Error, request_id: str) -> web.Response:
+    body = {**exc.to_dict(), "request_id": request_id}
+    response = json_response(body, exc.http_status, request_id)
+    if isinstance(exc, RateLimitExceeded):
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
+    return response
+
+
+def _route_of(request: web.Request) -> Route | None:
+    info = request.match_info.route
+    return getattr(info.handler, "__terminal5_route__", None)
+
+
+@web.middleware
+async def front_door(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Request id, authentication, error mapping and request metrics, in one place."""
+    daemon: Daemon = request.app[DAEMON]
+    given = request.headers.get("X-Request-ID", "")
+    request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+    request["request_id"] = request_id
+    route = _route_of(request)
+    label = route.operation if route else "unmatched"
+    status = 500
+    with logger.contextualize(request_id=request_id):
+        try:
+            if route is not None and route.auth:
+                request["principal"] = await authenticate(daemon, request)
+            response = await handler(request)
+            status = response.status
+            response.headers.setdefault("X-Request-ID", request_id)
+            return response
+        except Terminal5Error as exc:
+            status = exc.http_status
+            logger.info("{} {} -> {} {}", request.method, request.path, status, exc)
+            daemon.metrics.errors.labels(exc.kind, exc.exchange or "-", "http").inc()
+            return error_response(exc, request_id)
+        except web.HTTPException as exc:
+            status = exc.status
+            if exc.status < 400:
+                raise
+            name = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}.get(exc.status, "HttpError")
+            return json_response({"error": name, "message": exc.reason, "request_id": request_id}, exc.status,
+                                 request_id)
+        except Exception:
+            status = 500
+            logger.exception("unhandled error on {} {}", request.method, request.path)
+            daemon.metrics.errors.labels("InternalError", "-", "http").inc()
+            return json_response(
+                {"error": "InternalError", "message": f"internal error, see logs (request_id {request_id})",
+                 "request_id": request_id},
+                500,
+                request_id,
+            )
+        finally:
+            daemon.metrics.requests.labels("http", label, str(status)).inc()
+
+
+async def authenticate(daemon: Daemon, request: web.Request) -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("missing API token: send 'Authorization: Bearer <token>'")
+    principal = await daemon.verify_token(token.strip())
+    if principal is None:
+        raise AuthenticationError("invalid or revoked API token")
+    return principal
+
+
+# --- helpers for handlers ---------------------------------------------------------------------------
+def query(request: web.Request, name: str) -> str | None:
+    route = _route_of(request)
+    assert route is not None and any(p.name == name for p in route.query), f"{name} is not declared in ROUTES"
+    return request.query.get(name)
+
+
+def path_int(request: web.Request, name: str) -> int:
+    value = request.match_info[name]
+    if not value.isdigit() or int(value) <= 0:
+        raise InvalidOrderRequest([(name, f"{value!r} is not a positive integer")])
+    return int(value)
+
+
+async def body(request: web.Request, *, required: bool = True) -> Any:
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise InvalidOrderRequest([("request", "a JSON body is required")])
+        return {}
+    try:
+        return jsonutil.loads(raw)
+    except ValueError as exc:
+        raise InvalidOrderRequest([("request", f"invalid JSON: {exc}")]) from None
+
+
+def principal(request: web.Request) -> Principal:
+    return request["principal"]
+
+
+# --- handlers ----------------------------------------------------------------------------------------
+class Handlers:
+    def __init__(self, daemon: Daemon) -> None:
+        self.d = daemon
+        self.api = daemon.api
+
+    async def health(self, request: web.Request) -> web.Response:
+        report = await self.d.health()
+        return json_response(report, 200 if report["database"]["ok"] else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        await self.d.refresh_gauges()
+        response = web.Response(body=self.d.metrics.render())
+        response.content_type = "text/plain"
+        response.headers["Content-Type"] = "text/plain; version=0.0.4; charset=utf-8"
+        return response
+
+    async def openapi(self, request: web.Request) -> web.Response:
+        return json_response(build_document())
+
+    async def exchanges(self, request: web.Request) -> web.Response:
+        return json_response(self.api.exchanges())
+
+    async def list_brokers(self, request: web.Request) -> web.Response:
+        user = query(request, "user_id")
+        user_id = int(user) if user and user.isdigit() else None
+        if user and user_id is None:
+            raise InvalidOrderRequest([("user_id", "must be an integer")])
+        return json_response(await self.api.list_brokers(principal(request), user_id))
+
+    async def get_broker(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.get_broker(principal(request), path_int(request, "broker_id")))
+
+    async def test_broker(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.test_broker(principal(request), path_int(request, "broker_id")))
+
+    async def open_orders(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.open_orders(principal(request), path_int(request, "broker_id"), query(request, "symbol"))
+        )
+
+    async def balances(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.balances(principal(request), path_int(request, "broker_id")))
+
+    async def positions(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.positions(principal(request), path_int(request, "broker_id")))
+
+    async def reconcile(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.reconcile(principal(request), path_int(request, "broker_id"), self.d.reconciler)
+        )
+
+    async def kill_broker(self, request: web.Request) -> web.Response:
+        data = await body(request, required=False)
+        reason = data.get("reason") if isinstance(data, dict) else None
+        return json_response(await self.api.kill_broker(principal(request), path_int(request, "broker_id"), reason))
+
+    async def enable_broker(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.enable_broker(principal(request), path_int(request, "broker_id")))
+
+    async def dead_man_switch(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.dead_man(principal(request), path_int(request, "broker_id"), await body(request))
+        )
+
+    async def kill_user(self, request: web.Request) -> web.Response:
+        data = await body(request, required=False)
+        reason = data.get("reason") if isinstance(data, dict) else None
+        return json_response(await self.api.kill_user(principal(request), path_int(request, "user_id"), reason))
+
+    async def enable_user(self, request: web.Request) -> web.Response:
+        return json_response(await self.api.enable_user(principal(request), path_int(request, "user_id")))
+
+    async def place_order(self, request: web.Request) -> web.Response:
+        order = await self.api.place_order(principal(request), await body(request),
+                                           request_id=request["request_id"])
+        return json_response(order, request_id=request["request_id"])
+
+    async def list_orders(self, request: web.Request) -> web.Response:
+        route = _route_of(request)
+        assert route is not None
+        declared = {p.name for p in route.query}
+        unknown = set(request.query) - declared
+        if unknown:
+            raise InvalidOrderRequest([(k, "unknown filter") for k in sorted(unknown)])
+        filters = {name: query(request, name) for name in declared if name in request.query}
+        return json_response(await self.api.list_orders(principal(request), filters))
+
+    async def get_order(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.get_order(
+                principal(request),
+                path_int(request, "broker_id"),
+                request.match_info["key"],
+                by=query(request, "by") or "client_order_id",
+                refresh=parse_bool(query(request, "refresh"), "refresh"),
+                symbol=query(request, "symbol"),
+                request_id=request["request_id"],
+            )
+        )
+
+    async def cancel_order(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.cancel_order(
+                principal(request),
+                path_int(request, "broker_id"),
+                request.match_info["key"],
+                by=query(request, "by") or "client_order_id",
+                symbol=query(request, "symbol"),
+                request_id=request["request_id"],
+            )
+        )
+
+    async def edit_order(self, request: web.Request) -> web.Response:
+        return json_response(
+            await self.api.edit_order(
+                principal(request),
+                path_int(request, "broker_id"),
+                request.match_info["key"],
+                await body(request),
+                by=query(request, "by") or "client_order_id",
+                request_id=request["request_id"],
+            )
+        )
+
+
+def build_app(daemon: Daemon) -> web.Application:
+    app = web.Application(middlewares=[front_door], client_max_size=MAX_BODY)
+    app[DAEMON] = daemon
+    handlers = Handlers(daemon)
+    for route in ROUTES:
+        method = getattr(handlers, route.operation)
+
+        async def handler(request: web.Request, _m: Any = method) -> web.StreamResponse:
+            return await _m(request)
+
+        handler.__terminal5_route__ = route  # type: ignore[attr-defined]
+        app.router.add_route(route.method, route.path, handler)
+    return app
