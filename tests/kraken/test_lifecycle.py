@@ -93,7 +93,7 @@ async def test_outcome_unknown_is_found_by_client_id(
     assert len(exchange.orders) == 1
     lookups = [path for path, _ in exchange.calls if path.endswith("OpenOrders")]
     assert lookups, "looked up by client id"
-    filters = [params for path, params in exchange.calls if path.endswith("OpenOrders")][0]
+    filters = next(params for path, params in exchange.calls if path.endswith("OpenOrders"))
     assert filters == ({"userref": order.native_client_id, "trades": "true"} if mode == "userref"
                        else {"cl_ord_id": "short-cid-2", "trades": "true"})
 
