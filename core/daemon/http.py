@@ -15,6 +15,7 @@ import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DAEMON: web.AppKey[Any] = web.AppKey("terminal5_daemon", object)
+REQUEST_ID: web.RequestKey[str] = web.RequestKey("terminal5_request_id", str)
+PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("terminal5_principal", Principal)
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 MAX_BODY = 1024 * 1024
 
@@ -42,7 +45,8 @@ def json_response(data: Any, status: int = 200, request_id: str | None = None) -
 
 
 def error_response(exc: Terminal5Error, request_id: str) -> web.Response:
-    body = {**exc.to_dict(), "request_id": request_id}
+    body = {k: (Decimal(str(v)) if isinstance(v, float) else v) for k, v in exc.to_dict().items()}
+    body["request_id"] = request_id
     response = json_response(body, exc.http_status, request_id)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
@@ -60,14 +64,14 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     daemon: Daemon = request.app[DAEMON]
     given = request.headers.get("X-Request-ID", "")
     request_id = given if REQUEST_ID_RE.match(given) else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     route = _route_of(request)
     label = route.operation if route else "unmatched"
     status = 500
     with logger.contextualize(request_id=request_id):
         try:
             if route is not None and route.auth:
-                request["principal"] = await authenticate(daemon, request)
+                request[PRINCIPAL] = await authenticate(daemon, request)
             response = await handler(request)
             status = response.status
             response.headers.setdefault("X-Request-ID", request_id)
@@ -136,7 +140,7 @@ async def body(request: web.Request, *, required: bool = True) -> Any:
 
 
 def principal(request: web.Request) -> Principal:
-    return request["principal"]
+    return request[PRINCIPAL]
 
 
 # --- handlers ----------------------------------------------------------------------------------------
@@ -214,8 +218,8 @@ class Handlers:
 
     async def place_order(self, request: web.Request) -> web.Response:
         order = await self.api.place_order(principal(request), await body(request),
-                                           request_id=request["request_id"])
-        return json_response(order, request_id=request["request_id"])
+                                           request_id=request[REQUEST_ID])
+        return json_response(order, request_id=request[REQUEST_ID])
 
     async def list_orders(self, request: web.Request) -> web.Response:
         route = _route_of(request)
@@ -236,7 +240,7 @@ class Handlers:
                 by=query(request, "by") or "client_order_id",
                 refresh=parse_bool(query(request, "refresh"), "refresh"),
                 symbol=query(request, "symbol"),
-                request_id=request["request_id"],
+                request_id=request[REQUEST_ID],
             )
         )
 
@@ -248,7 +252,7 @@ class Handlers:
                 request.match_info["key"],
                 by=query(request, "by") or "client_order_id",
                 symbol=query(request, "symbol"),
-                request_id=request["request_id"],
+                request_id=request[REQUEST_ID],
             )
         )
 
@@ -260,7 +264,7 @@ class Handlers:
                 request.match_info["key"],
                 await body(request),
                 by=query(request, "by") or "client_order_id",
-                request_id=request["request_id"],
+                request_id=request[REQUEST_ID],
             )
         )
 

@@ -32,6 +32,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from loguru import logger
@@ -175,7 +176,9 @@ class StreamConsumer:
                     raise InvalidOrderRequest([("body", f"invalid JSON: {exc}")]) from None
                 result = await self.dispatch(principal, fields.get("op", ""), body, request_id)
             except Terminal5Error as exc:
-                status, ok, result = exc.http_status, False, {**exc.to_dict(), "request_id": request_id}
+                status, ok = exc.http_status, False
+                result = {k: (Decimal(str(v)) if isinstance(v, float) else v) for k, v in exc.to_dict().items()}
+                result["request_id"] = request_id
             except Exception:
                 logger.exception("stream request {} failed", entry_id)
                 status, ok = 500, False
