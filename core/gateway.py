@@ -153,8 +153,13 @@ class Gateway:
         redis = None
         if settings.redis_url:
             import redis as redis_lib
+            from redis.backoff import NoBackoff
+            from redis.retry import Retry
 
-            redis = redis_lib.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2)
+            # A cache must answer fast or not at all: no retries, short timeouts.
+            redis = redis_lib.Redis.from_url(
+                settings.redis_url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+            )
         return cls(
             settings=settings,
             hooks=hooks,

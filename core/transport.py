@@ -214,7 +214,10 @@ class HttpTransport:
             request_id=ctx.request_id,
             order_key=ctx.order_key,
         )
-        log = logger.bind(exchange=self.exchange, request_id=ctx.request_id, broker_id=ctx.broker_id)
+        bound: dict[str, Any] = {"exchange": self.exchange, "broker_id": ctx.broker_id}
+        if ctx.request_id is not None:  # else keep the request_id of the surrounding context
+            bound["request_id"] = ctx.request_id
+        log = logger.bind(**bound)
         log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or url, record.status, latency)
         for observer in self.observers:
             try:

@@ -13,6 +13,7 @@ nothing: every answer falls back to the database.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 REDIS_TTL_SECONDS = 30 * 24 * 3600
 MAX_PROBES = 1000
+REDIS_RETRY_AFTER = 30.0  # after a Redis failure, skip it for this long instead of waiting on it
 
 
 class ClientIdStore:
@@ -38,6 +40,7 @@ class ClientIdStore:
         self.redis = redis
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._cache_size = cache_size
+        self._redis_down_until = 0.0
 
     # keys -----------------------------------------------------------------------------------------
     @staticmethod
@@ -55,12 +58,17 @@ class ClientIdStore:
             self._cache.popitem(last=False)
 
     def _redis_call(self, fn: Callable[[], Any]) -> Any:
-        if self.redis is None:
+        if self.redis is None or time.monotonic() < self._redis_down_until:
             return None
         try:
             return fn()
-        except Exception as exc:  # Redis is a cache: its failure must never fail an order
-            logger.warning("redis unavailable for client ids ({}); using the database alone", type(exc).__name__)
+        except Exception as exc:  # Redis is a cache: its failure must never fail (or slow) an order
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER
+            logger.warning(
+                "redis unavailable for client ids ({}); database alone for {:.0f} s",
+                type(exc).__name__,
+                REDIS_RETRY_AFTER,
+            )
             return None
 
     # the claim ------------------------------------------------------------------------------------

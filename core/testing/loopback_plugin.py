@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from terminal5 import jsonutil
 from terminal5.contract import (
+    AttachedOrder,
     CallContext,
     ClientIdRule,
     ExchangeSpec,
@@ -275,6 +276,32 @@ def make_plugin(client_factory: Any = LoopbackClient) -> SimpleNamespace:
             params["timeInForce"] = request.time_in_force.value
         if request.reduce_only:
             params["reduceOnly"] = "true"
+        attached = ()
+        if request.stop_loss_price is not None:  # Level 2 as a separate reduce-only trigger order
+            child_id = f"{str(native_client_id)[:32]}-sl"
+            child = {
+                "symbol": market.native_symbol,
+                "side": "SELL" if request.side.value == "buy" else "BUY",
+                "type": "STOP_MARKET",
+                "quantity": plain(request.quantity),
+                "stopPrice": plain(request.stop_loss_price),
+                "reduceOnly": "true",
+                "clientId": child_id,
+            }
+            attached = (
+                AttachedOrder(
+                    role="stop_loss",
+                    client_order_id=child_id,
+                    call=NativeCall(
+                        method="POST",
+                        path="/api/order",
+                        params=child,
+                        market_type=market.type,
+                        endpoint="order.place",
+                        native_client_id=child_id,
+                    ),
+                ),
+            )
         return NativeCall(
             method="POST",
             path="/api/order",
@@ -282,6 +309,7 @@ def make_plugin(client_factory: Any = LoopbackClient) -> SimpleNamespace:
             market_type=market.type,
             endpoint="order.place",
             native_client_id=native_client_id,
+            attached=attached,
         )
 
     @hookimpl

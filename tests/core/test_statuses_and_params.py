@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 
@@ -116,3 +117,20 @@ async def test_kill_switch_refuses_new_orders(alerting: Any) -> None:
         await alerting.gateway.place_order(order(alerting))
     await alerting.gateway.set_broker_enabled(alerting.broker.id, True)
     assert (await alerting.gateway.place_order(order(alerting))).status is OrderStatus.OPEN
+
+
+async def test_level2_stop_loss_as_a_linked_child_order(alerting: Any) -> None:
+    parent = await alerting.gateway.place_order(
+        order(alerting, symbol="BTC/USDT:USDT", price="43000.1", stop_loss_price="41000", client_order_id="par-1")
+    )
+    assert parent.ignored_params == ()
+    assert [p.body["clientId"] for p in alerting.exchange.placed] == ["par-1", "par-1-sl"]
+    child = await alerting.gateway.get_order(broker_id=alerting.broker.id, client_order_id="par-1-sl")
+    assert child.parent_client_order_id == "par-1"
+    assert child.reduce_only and child.side.value == "sell" and child.stop_price == Decimal("41000")
+    assert child.status is OrderStatus.OPEN and child.raw["type"] == "STOP_MARKET"
+    # replaying the parent places neither twice
+    await alerting.gateway.place_order(
+        order(alerting, symbol="BTC/USDT:USDT", price="43000.1", stop_loss_price="41000", client_order_id="par-1")
+    )
+    assert len(alerting.exchange.placed) == 2
