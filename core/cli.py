@@ -15,6 +15,7 @@ import getpass
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -41,7 +42,7 @@ class Out:
 
     def emit(self, data: Any, human: Callable[[Any], str] | str | None = None) -> None:
         if self.as_json:
-            self.stdout.write(jsonutil.dumps(data) + "\n")
+            self.stdout.write(jsonutil.dumps(_no_floats(data)) + "\n")
         else:
             text = human(data) if callable(human) else (human if human is not None else _pretty(data))
             self.stdout.write(text.rstrip("\n") + "\n")
@@ -49,6 +50,17 @@ class Out:
     def note(self, text: str) -> None:
         if not self.as_json:
             self.stdout.write(text + "\n")
+
+
+def _no_floats(data: Any) -> Any:
+    """Durations and the like may be floats; JSON output carries them as exact decimals."""
+    if isinstance(data, float):
+        return Decimal(repr(data))
+    if isinstance(data, dict):
+        return {k: _no_floats(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_no_floats(v) for v in data]
+    return data
 
 
 def _pretty(data: Any, indent: int = 0) -> str:
@@ -677,6 +689,9 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # no traceback for people; the type and message say what broke
+        stderr.write(f"error: {type(exc).__name__}: {exc}\n")
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -295,7 +296,7 @@ async def test_graceful_shutdown_finishes_in_flight_orders(world: World) -> None
             break
         await asyncio.sleep(0.01)
     world.daemon.request_stop("SIGTERM")
-    resp, err = await call(world, "POST", "/v1/orders", body=order_body(b, "late-1"))
+    resp, _ = await call(world, "POST", "/v1/orders", body=order_body(b, "late-1"))
     assert resp.status == 503 and world.exchange.placements("late-1") == 0
     assert await world.daemon.api.drain(5) == 1
     resp, order = await in_flight
@@ -320,7 +321,7 @@ async def test_openapi_matches_the_handlers(world: World) -> None:
     # a handler reading an undeclared query parameter fails loudly (so the doc cannot drift)
     from terminal5.daemon import http
 
-    source = open(http.__file__).read()
+    source = Path(http.__file__).read_text()  # noqa: ASYNC240
     for route in ROUTES:
         for name in re.findall(rf"async def {route.operation}\(.*?(?=\n    async def |\ndef )", source, re.S):
             for q in re.findall(r'query\(request, "(\w+)"\)', name):
