@@ -13,7 +13,7 @@ import hmac
 import itertools
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -106,6 +106,7 @@ class LoopbackExchange:
         self.orders: dict[str, dict[str, Any]] = {}
         self.owner: dict[str, str] = {}  # order id -> api key
         self.placed: list[PlacedOrder] = []
+        self.attempts: Counter[str] = Counter()  # every order POST per client id, accepted or not
         self.faults: list[Fault] = []
         self.requests = 0
         self.bad_signatures = 0
@@ -187,10 +188,14 @@ class LoopbackExchange:
             return self._error(401, "BAD_SIGNATURE", "signature does not match")
         fault = self._fault_for(request)
         if fault and fault.kind == "error_before_accept":
+            if request.method == "POST" and request.path == "/api/order":
+                self.attempts[str(jsonutil.loads(body).get("clientId"))] += 1
             return self._error(fault.status, "SERVER_ERROR", "injected failure before accept")
         route = (request.method, request.path)
         if route == ("POST", "/api/order"):
-            response = self._place(key, jsonutil.loads(body) if body else {}, fault)
+            payload = jsonutil.loads(body) if body else {}
+            self.attempts[str(payload.get("clientId"))] += 1
+            response = self._place(key, payload, fault)
         elif route == ("GET", "/api/order"):
             response = self._query(key, request.query)
         elif route == ("DELETE", "/api/order"):

@@ -18,14 +18,14 @@ from terminal5.testing.loopback_server import Fault
 async def test_same_request_twice_reaches_the_exchange_once(env: Any) -> None:
     first = await env.gateway.place_order(env.order(client_order_id="idem-1"))
     second = await env.gateway.place_order(env.order(client_order_id="idem-1"))
-    assert env.exchange.placements("idem-1") == 1
+    assert env.exchange.placements("idem-1") == 1 and env.exchange.attempts["idem-1"] == 1
     assert second.id == first.id and second.status == first.status
     assert second.raw == first.raw
 
 
 async def test_concurrent_duplicates_reach_the_exchange_once(env: Any) -> None:
     results = await asyncio.gather(*(env.gateway.place_order(env.order(client_order_id="idem-2")) for _ in range(20)))
-    assert env.exchange.placements("idem-2") == 1
+    assert env.exchange.placements("idem-2") == 1 and env.exchange.attempts["idem-2"] == 1
     assert len({r.id for r in results}) == 1
 
 
@@ -34,13 +34,13 @@ async def test_a_different_request_reusing_a_client_id_is_a_conflict(env: Any) -
     with pytest.raises(DuplicateOrder) as raised:
         await env.gateway.place_order(env.order(client_order_id="idem-3", price="42000"))
     assert raised.value.field == "client_order_id"
-    assert env.exchange.placements("idem-3") == 1
+    assert env.exchange.placements("idem-3") == 1 and env.exchange.attempts["idem-3"] == 1
 
 
 async def test_generated_client_ids_fit_the_exchange(env: Any) -> None:
     order = await env.gateway.place_order(env.order())
     assert order.client_order_id and order.client_order_id.startswith("T5_")
-    assert env.exchange.placements(order.native_client_id) == 1
+    assert env.exchange.placements(order.native_client_id) == 1 and env.exchange.attempts[order.native_client_id] == 1
 
 
 async def test_intent_is_stored_before_the_native_call(env: Any) -> None:
@@ -61,7 +61,7 @@ async def test_intent_is_stored_before_the_native_call(env: Any) -> None:
 async def test_unknown_outcome_is_looked_up_not_resent(env: Any, fault: str) -> None:
     env.exchange.inject(Fault(kind=fault, delay=3.0, status=503))
     order = await env.gateway.place_order(env.order(client_order_id=f"lost-{fault}"))
-    assert env.exchange.placements(f"lost-{fault}") == 1
+    assert env.exchange.placements(f"lost-{fault}") == 1 and env.exchange.attempts[f"lost-{fault}"] == 1
     assert order.status is OrderStatus.OPEN and order.id is not None
     stored = await env.gateway.get_order(broker_id=env.broker.id, client_order_id=f"lost-{fault}")
     assert stored.status is OrderStatus.OPEN and stored.raw
@@ -77,14 +77,14 @@ async def test_order_still_missing_stays_pending_and_visible(env: Any) -> None:
     # a replay does not resend either
     again = await env.gateway.place_order(env.order(client_order_id="hidden-1"))
     assert again.status is OrderStatus.PENDING_SUBMIT
-    assert env.exchange.placements("hidden-1") == 1
+    assert env.exchange.placements("hidden-1") == 1 and env.exchange.attempts["hidden-1"] == 1
     # once the exchange shows it, reconciliation resolves it
     env.exchange.orders[next(iter(env.exchange.orders))]["visibleAfter"] = 0
     found = await env.gateway.reconcile(env.broker.id)
     assert found["external"] + found["resolved_unknown"] >= 1
     resolved = await env.gateway.get_order(broker_id=env.broker.id, client_order_id="hidden-1")
     assert resolved.status is OrderStatus.OPEN
-    assert env.exchange.placements("hidden-1") == 1
+    assert env.exchange.placements("hidden-1") == 1 and env.exchange.attempts["hidden-1"] == 1
 
 
 async def test_crash_before_answer_then_replay_adopts_the_placed_order(
@@ -114,7 +114,7 @@ async def test_crash_before_answer_then_replay_adopts_the_placed_order(
     restarted.brokers.box = first.brokers.box  # same master key
     restarted._credentials.clear()
     order = await restarted.place_order(data)
-    assert env.exchange.placements("crash-1") == 1
+    assert env.exchange.placements("crash-1") == 1 and env.exchange.attempts["crash-1"] == 1
     assert order.status is OrderStatus.OPEN and order.id is not None
 
 
@@ -127,7 +127,7 @@ async def test_definite_rejection_is_stored_and_replays_the_same_error(env: Any)
     assert stored.status is OrderStatus.REJECTED
     with pytest.raises(InsufficientFunds):
         await env.gateway.place_order(data)
-    assert env.exchange.placements("poor-1") == 0
+    assert env.exchange.placements("poor-1") == 0 and env.exchange.attempts["poor-1"] == 1
 
 
 async def test_rate_limited_order_can_be_sent_again(env: Any) -> None:
@@ -143,7 +143,7 @@ async def test_rate_limited_order_can_be_sent_again(env: Any) -> None:
     assert raised.value.retry_after == 1.0
     order = await env.gateway.place_order(env.order(client_order_id="rl-1"))
     assert order.status is OrderStatus.OPEN
-    assert env.exchange.placements("rl-1") == 1
+    assert env.exchange.placements("rl-1") == 1 and env.exchange.attempts["rl-1"] == 2  # the 429, then the order
 
 
 async def test_partial_fill_then_cancel_keeps_both_forms(env: Any) -> None:
