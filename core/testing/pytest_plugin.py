@@ -20,22 +20,9 @@ import pytest
 RECORD_ENV = "TERMINAL5_RECORD"
 REQUIRE_SERVICES_ENV = "TERMINAL5_REQUIRE_SERVICES"
 
-#: header and query/body names scrubbed from cassettes (case-insensitive for headers)
-SCRUB_HEADERS = (
-    "X-MBX-APIKEY",
-    "API-Key",
-    "API-Sign",
-    "ACCESS-KEY",
-    "ACCESS-SIGN",
-    "ACCESS-PASSPHRASE",
-    "ACCESS-TIMESTAMP",
-    "X-LB-KEY",
-    "X-LB-SIGN",
-    "Authorization",
-    "Cookie",
-    "Set-Cookie",
-)
-SCRUB_PARAMS = ("signature", "timestamp", "nonce", "recvWindow", "otp")
+#: always scrubbed from cassettes; each plugin adds its own key/signature header and parameter names
+SCRUB_HEADERS = ("Authorization", "Cookie", "Set-Cookie")
+SCRUB_PARAMS = ("signature", "timestamp", "nonce", "otp")
 
 
 def recording() -> bool:
@@ -53,15 +40,27 @@ def skip_or_fail(reason: str) -> None:
     pytest.skip(reason)
 
 
-def vcr_config(cassette_dir: Path, *, match_on: Iterable[str] = ("method", "path"), **extra: Any) -> dict[str, Any]:
-    """Keyword arguments for ``vcr.VCR``: replay-only by default, recording when TERMINAL5_RECORD=1."""
+def vcr_config(
+    cassette_dir: Path,
+    *,
+    match_on: Iterable[str] = ("method", "path"),
+    secret_headers: Iterable[str] = (),
+    secret_params: Iterable[str] = (),
+    **extra: Any,
+) -> dict[str, Any]:
+    """Keyword arguments for ``vcr.VCR``: replay-only by default, recording when TERMINAL5_RECORD=1.
+
+    ``secret_headers``/``secret_params``: your exchange's key, signature and timestamp names (e.g.
+    ``("X-MBX-APIKEY",)``, ``("recvWindow",)``), scrubbed on top of the generic ones."""
+    headers = (*SCRUB_HEADERS, *secret_headers)
+    params = (*SCRUB_PARAMS, *secret_params)
     return {
         "cassette_library_dir": str(cassette_dir),
         "record_mode": "all" if recording() else "none",
         "match_on": list(match_on),
-        "filter_headers": [(h, "SCRUBBED") for h in SCRUB_HEADERS],
-        "filter_query_parameters": [(p, "SCRUBBED") for p in SCRUB_PARAMS],
-        "filter_post_data_parameters": [(p, "SCRUBBED") for p in SCRUB_PARAMS],
+        "filter_headers": [(h, "SCRUBBED") for h in headers],
+        "filter_query_parameters": [(p, "SCRUBBED") for p in params],
+        "filter_post_data_parameters": [(p, "SCRUBBED") for p in params],
         "decode_compressed_response": True,
         **extra,
     }
