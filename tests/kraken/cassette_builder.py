@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 
 import yaml
 
-from tests.kraken.data import asset_pairs
+from .data import asset_pairs
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "kraken"
