@@ -74,7 +74,7 @@ class HeartbeatStore:
     async def beat(self, name: str = DEFAULT_NAME) -> int:
         epoch = int(self.clock())
         if self.redis is not None:
-            await asyncio.to_thread(self.redis.setex, KEY_PREFIX + name, TTL_SECONDS, epoch)
+            await asyncio.to_thread(self.redis.set, KEY_PREFIX + name, epoch, ex=TTL_SECONDS)  # SETEX
         else:
             assert self.storage is not None
             await self.storage.run(self._beat_db, name, epoch)
