@@ -1,0 +1,127 @@
+"""Rate-limit budgets shared by every gateway process through Redis (in-process without Redis).
+
+A budget is a sliding window: at most ``limit`` units per ``window`` seconds under one ``key``. Keys name
+what the exchange limits, e.g. ``binance:ip:203.0.113.7:weight`` (per exchange and IP) or
+``kraken:account:<key fingerprint>`` (per account): two processes behind one IP then share one budget and
+cannot together get the IP banned.
+
+For plugin authors (the core cannot change your client): build one ``RateBudget`` per limit and await
+``acquire(cost)`` before each call::
+
+    from terminal5.daemon.ratebudget import budget_store
+
+    store = budget_store(os.environ.get("TERMINAL5_REDIS_URL"))        # shared when Redis is configured
+    weight = store.budget(f"binance:ip:{ip}:weight", limit=6000, window=60)
+    await weight.acquire(cost=call.cost)                                 # waits, never exceeds the budget
+
+With Redis the check-and-take is one Lua script (atomic across processes); the key expires after one
+window of inactivity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections import deque
+from typing import Any
+
+SCRIPT = """
+local key, now, window, limit, cost, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+local used = redis.call('ZCARD', key)
+if used + cost <= limit then
+  for i = 1, cost do redis.call('ZADD', key, now, member .. ':' .. i) end
+  redis.call('PEXPIRE', key, window)
+  return {1, limit - used - cost}
+end
+local oldest = redis.call('ZRANGE', key, used + cost - limit - 1, used + cost - limit - 1, 'WITHSCORES')
+local wait = window
+if oldest[2] then wait = tonumber(oldest[2]) + window - now end
+return {0, wait}
+"""
+
+
+class BudgetExceeded(RuntimeError):
+    """``cost`` is larger than the whole budget: waiting can never help."""
+
+
+class RateBudget:
+    def __init__(self, store: BudgetStore, key: str, limit: int, window: float) -> None:
+        if limit <= 0 or window <= 0:
+            raise ValueError("a budget needs a positive limit and window")
+        self.store = store
+        self.key = key
+        self.limit = limit
+        self.window = window
+        self.headroom = limit
+
+    async def try_acquire(self, cost: int = 1) -> float:
+        """Take ``cost`` units now and return 0, or take nothing and return the seconds to wait."""
+        if cost > self.limit:
+            raise BudgetExceeded(f"{self.key}: cost {cost} exceeds the whole budget {self.limit}")
+        allowed, value = await self.store.take(self.key, self.limit, self.window, cost)
+        if allowed:
+            self.headroom = int(value)
+            return 0.0
+        return max(float(value), 0.001)
+
+    async def acquire(self, cost: int = 1, *, max_wait: float = 60.0) -> None:
+        """Wait until ``cost`` units are available (at most ``max_wait`` seconds, then TimeoutError)."""
+        deadline = time.monotonic() + max_wait
+        while True:
+            wait = await self.try_acquire(cost)
+            if wait == 0:
+                return
+            if time.monotonic() + wait > deadline:
+                raise TimeoutError(f"{self.key}: budget exhausted for longer than {max_wait}s")
+            await asyncio.sleep(wait)
+
+
+class BudgetStore:
+    """In-process windows (one process)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[str, deque[float]] = {}
+        self._lock = asyncio.Lock()
+
+    def budget(self, key: str, *, limit: int, window: float) -> RateBudget:
+        return RateBudget(self, key, limit, window)
+
+    async def take(self, key: str, limit: int, window: float, cost: int) -> tuple[bool, float]:
+        async with self._lock:
+            now = time.monotonic()
+            times = self._windows.setdefault(key, deque())
+            while times and times[0] <= now - window:
+                times.popleft()
+            if len(times) + cost <= limit:
+                times.extend([now] * cost)
+                return True, limit - len(times)
+            index = len(times) + cost - limit - 1
+            return False, times[index] + window - now
+
+
+class RedisBudgetStore(BudgetStore):
+    """Windows in Redis (``redis.asyncio`` client), shared by every process using the same keys."""
+
+    def __init__(self, redis: Any, prefix: str = "terminal5:ratebudget:") -> None:
+        super().__init__()
+        self.redis = redis
+        self.prefix = prefix
+        self._script = redis.register_script(SCRIPT)
+
+    async def take(self, key: str, limit: int, window: float, cost: int) -> tuple[bool, float]:
+        now_ms = int(time.time() * 1000)
+        allowed, value = await self._script(
+            keys=[self.prefix + key], args=[now_ms, int(window * 1000), limit, cost, uuid.uuid4().hex]
+        )
+        return bool(int(allowed)), (int(value) if int(allowed) else int(value) / 1000)
+
+
+def budget_store(redis_url: str | None) -> BudgetStore:
+    if not redis_url:
+        return BudgetStore()
+    import redis.asyncio as aredis
+
+    return RedisBudgetStore(aredis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2))
