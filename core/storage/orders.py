@@ -170,8 +170,8 @@ class OrderRepo:
             existing = self.find_by_exchange_id(broker_id, order.id)
         if existing is not None:
             return self.save_result(existing.id, order), existing.status
-        client_order_id = order.client_order_id or f"EXT_{order.id}"
-        row = self.m.OrderRow.create(
+        fields = result_fields(order)
+        fields.update(
             user_id=user_id,
             broker_id=broker_id,
             exchange=order.exchange,
@@ -182,13 +182,13 @@ class OrderRepo:
             type=order.type.value,
             quantity=order.quantity,
             stop_price=order.stop_price,
-            status=order.status.value,
-            client_order_id=client_order_id,
+            client_order_id=order.client_order_id or f"EXT_{order.id}",
             native_client_id=order.native_client_id,
             time_in_force=order.time_in_force.value if order.time_in_force else None,
             reduce_only=order.reduce_only,
-            **{k: v for k, v in result_fields(order).items() if k not in ("updated_at",)},
+            position_side=order.position_side.value if order.position_side else None,
         )
+        row = self.m.OrderRow.create(**fields)
         return row, None
 
     def list(

@@ -161,3 +161,20 @@ async def test_partial_fill_then_cancel_keeps_both_forms(env: Any) -> None:
     row = await env.gateway.storage.run(env.gateway.orders.find, env.broker.id, "life-1")
     assert row.filled == Decimal("0.0005") and row.raw_response["status"] == "CANCELED"
     assert row.fee == Decimal("0.01")
+
+
+async def test_orders_placed_outside_the_gateway_are_adopted_as_external(env: Any) -> None:
+    env.exchange.orders["77"] = {
+        "orderId": "77", "clientId": "web-ui-1", "symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT",
+        "origQty": "0.5", "price": "3000", "stopPrice": None, "executedQty": "0.1", "avgPrice": "3000",
+        "fee": "0", "feeAsset": "USDT", "status": "PARTIALLY_FILLED", "time": 1, "updateTime": 2, "visibleAfter": 0,
+    }
+    env.exchange.owner["77"] = "key-1"
+    found = await env.gateway.reconcile(env.broker.id)
+    assert found["external"] == 1
+    stored = await env.gateway.get_order(broker_id=env.broker.id, order_id="77")
+    assert stored.source.value == "external" and stored.client_order_id == "EXT_77"
+    assert stored.symbol == "ETH/USDT" and stored.filled == Decimal("0.1") and stored.raw["clientId"] == "web-ui-1"
+    assert (await env.gateway.reconcile(env.broker.id))["external"] == 0  # adopted once
+    cancelled = await env.gateway.cancel_order(broker_id=env.broker.id, order_id="77")
+    assert cancelled.status is OrderStatus.CANCELLED
