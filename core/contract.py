@@ -176,6 +176,30 @@ class ExchangeUrls:
 
 
 @attrs.frozen(kw_only=True)
+class RateLimitRule:
+    """A limit the exchange publishes, enforced by the core before each call (shared through Redis by every
+    gateway process when Redis is configured).
+
+    ``scope`` "ip": one budget for every account of this machine; "account": one per API key.
+    ``weighted``: each call costs its ``HttpRequest.cost`` (request weight), else 1.
+    ``endpoints``: the endpoint labels it applies to (None: every call), e.g. {"order.place"}.
+    """
+
+    name: str
+    limit: int
+    window: float  # seconds
+    scope: str = "ip"
+    weighted: bool = True
+    endpoints: frozenset[str] | None = None
+    market_types: frozenset[MarketType] | None = None
+
+    def applies(self, endpoint: str, market_type: MarketType) -> bool:
+        return (self.endpoints is None or endpoint in self.endpoints) and (
+            self.market_types is None or market_type in self.market_types
+        )
+
+
+@attrs.frozen(kw_only=True)
 class ExchangeSpec:
     """What a plugin declares through ``register_exchanges``."""
 
@@ -192,6 +216,8 @@ class ExchangeSpec:
     features: frozenset[str] = frozenset()
     #: per-broker options the plugin understands (name -> description), validated at broker creation
     broker_options: Mapping[str, str] = attrs.field(factory=dict)
+    #: published limits the core enforces before sending (see RateLimitRule)
+    rate_limits: tuple[RateLimitRule, ...] = ()
     distribution: str | None = None  # filled in by the registry
 
     def supports(self, market_type: MarketType, param: str) -> bool:

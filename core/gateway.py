@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ from terminal5.models import (
 )
 from terminal5.params import check_levels
 from terminal5.plugins import Hooks, load_hooks
+from terminal5.ratebudget import BudgetStore, budget_store
 from terminal5.secrets import SecretBox, load_or_create_key
 from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
@@ -74,6 +76,8 @@ from terminal5.transport import CallObserver, CallRecord, HttpTransport
 
 #: waits before each lookup of an order whose submission outcome is unknown (seconds)
 DEFAULT_LOOKUP_DELAYS = (0.25, 1.0, 2.0)
+#: client methods that amend an order in place, by feature name
+EDIT_FEATURES = ("amend_order", "edit_order")
 
 
 def generate_client_order_id(user_id: int) -> str:
@@ -117,6 +121,8 @@ class Gateway:
         self._credentials: dict[int, Credentials] = {}
         self._locks: dict[tuple[int, str], asyncio.Lock] = {}
         self._audit_futures: set[Any] = set()
+        #: published rate limits, shared by every process through Redis when configured
+        self.budgets: BudgetStore = budget_store(settings.redis_url)
 
     # --- construction --------------------------------------------------------------------------
     @classmethod
@@ -254,6 +260,8 @@ class Gateway:
                 timeout=self.settings.http_timeout,
                 clock_ms=self._clock_ms,
                 observers=[self._audit, *self.call_observers],
+                rate_limits=spec.rate_limits,
+                budgets=self.budgets,
             )
             entry = _Client(spec=spec, transport=transport, client=spec.client_factory(transport))
             self._clients[exchange] = entry
@@ -790,6 +798,44 @@ class Gateway:
                 if fetched is None:
                     raise
                 return await self._save_fetched(broker, ref.market, row, fetched)
+
+    async def edit_order(
+        self,
+        *,
+        broker_id: int,
+        user_id: int | None = None,
+        client_order_id: str | None = None,
+        order_id: str | None = None,
+        symbol: str | None = None,
+        quantity: Decimal | None = None,
+        price: Decimal | None = None,
+        request_id: str | None = None,
+    ) -> Order:
+        """Amend quantity and/or price in place, where the exchange offers it (feature ``amend_order`` or
+        ``edit_order``: a client method ``(ctx, ref, *, quantity, price) -> payload | None``)."""
+        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            method = next((getattr(entry.client, f, None) for f in EDIT_FEATURES if f in entry.spec.features), None)
+            if method is None:
+                raise UnsupportedParameterError(
+                    f"{broker.exchange} cannot edit an order: cancel it and place a new one", exchange=broker.exchange
+                )
+            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
+            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
+            payload = await method(ctx, ref, quantity=quantity, price=price) or await entry.client.fetch_order(ctx, ref)
+            if payload is None:
+                raise OrderNotFound("order not found after the edit", exchange=broker.exchange)
+            return await self._save_fetched(broker, ref.market, row, payload)
+
+    async def cancel_all_after(self, *, broker_id: int, timeout: int, user_id: int | None = None) -> NativePayload:
+        """The exchange's dead-man's switch (feature ``cancel_all_after``); ``timeout`` 0 disables it."""
+        broker = await self.get_broker(broker_id, user_id)
+        entry = self.client_for(broker.exchange)
+        method = getattr(entry.client, "cancel_all_after", None)
+        if "cancel_all_after" not in entry.spec.features or method is None:
+            raise UnsupportedParameterError(f"{broker.exchange} offers no dead-man's switch", exchange=broker.exchange)
+        market_type = sorted(entry.spec.market_types)[0]
+        return await method(await self.context(broker, market_type), timeout)
 
     async def list_orders(self, **filters: Any) -> list[Order]:
         rows = await self.storage.run(lambda: self.orders.list(**filters))

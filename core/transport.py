@@ -18,8 +18,9 @@ import attrs
 from loguru import logger
 
 from terminal5 import jsonutil
-from terminal5.contract import CallContext, HttpRequest, HttpResponse
-from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RequestTimeout
+from terminal5.contract import CallContext, HttpRequest, HttpResponse, RateLimitRule
+from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RateLimitExceeded, RequestTimeout
+from terminal5.ratebudget import BudgetExceeded, BudgetStore
 
 REDACTED = "***"
 #: headers never recorded whatever the plugin says
@@ -122,6 +123,9 @@ class HttpTransport:
         clock_ms: Callable[[], int] | None = None,
         observers: list[CallObserver] | None = None,
         connector_limit: int = 100,
+        rate_limits: tuple[RateLimitRule, ...] = (),
+        budgets: BudgetStore | None = None,
+        max_budget_wait: float = 30.0,
     ) -> None:
         self.exchange = exchange
         self._map_error = map_error
@@ -130,6 +134,9 @@ class HttpTransport:
         self.observers: list[CallObserver] = list(observers or [])
         self._connector_limit = connector_limit
         self._session: aiohttp.ClientSession | None = None
+        self._rules = rate_limits
+        self._budgets = budgets or (BudgetStore() if rate_limits else None)
+        self._max_budget_wait = max_budget_wait
 
     def now_ms(self) -> int:
         return self._clock_ms()
@@ -149,7 +156,32 @@ class HttpTransport:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
+    async def _spend_budgets(self, ctx: CallContext, request: HttpRequest) -> None:
+        """Wait for every applicable published limit; refuse (nothing sent) rather than exceed one."""
+        if self._budgets is None:
+            return
+        for rule in self._rules:
+            if not rule.applies(request.endpoint, ctx.market_type):
+                continue
+            if rule.scope == "account":
+                if ctx.credentials is None:
+                    continue
+                key = f"{self.exchange}:{rule.name}:account:{ctx.credentials.fingerprint}"
+            else:
+                key = f"{self.exchange}:{rule.name}:ip"
+            budget = self._budgets.budget(key, limit=rule.limit, window=rule.window)
+            try:
+                await budget.acquire(request.cost if rule.weighted else 1, max_wait=self._max_budget_wait)
+            except (TimeoutError, BudgetExceeded) as exc:
+                raise RateLimitExceeded(
+                    f"client-side budget {rule.name} exhausted ({rule.limit} per {rule.window:g}s): {exc}",
+                    exchange=self.exchange,
+                    retry_after=rule.window,
+                    details={"sent": False},
+                ) from None
+
     async def send(self, ctx: CallContext, request: HttpRequest) -> HttpResponse:
+        await self._spend_budgets(ctx, request)
         started = time.perf_counter()
         status: int | None = None
         text: str | None = None

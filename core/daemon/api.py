@@ -28,9 +28,7 @@ from terminal5.errors import (
     ExchangeError,
     ExchangeNotAvailable,
     InvalidOrderRequest,
-    OrderNotFound,
     Terminal5Error,
-    UnsupportedParameterError,
 )
 from terminal5.gateway import Gateway
 from terminal5.models import MarketType, Order, OrderStatus
@@ -226,8 +224,13 @@ class Api:
         if not values:
             raise _bad("quantity", "give a new quantity and/or price")
         order = await edit_order(
-            self.gw, broker_id=broker_id, user_id=p.scope(), request_id=request_id,
-            symbol=changes.get("symbol"), **self._ids(key, by), **values,
+            self.gw,
+            broker_id=broker_id,
+            user_id=p.scope(),
+            request_id=request_id,
+            symbol=changes.get("symbol"),
+            **self._ids(key, by),
+            **values,
         )
         self._count(order, "edit")
         return order_json(order)
@@ -299,8 +302,10 @@ class Api:
 
     async def kill_user(self, p: Principal, user_id: int, reason: str | None = None) -> dict[str, Any]:
         user = p.scope(user_id)
-        results = [await kill_broker(self.gw, b, reason or f"kill switch of user {user}") for b in
-                   await self.gw.list_brokers(user)]
+        results = [
+            await kill_broker(self.gw, b, reason or f"kill switch of user {user}")
+            for b in await self.gw.list_brokers(user)
+        ]
         return {"user_id": user, "brokers": results}
 
     async def enable_user(self, p: Principal, user_id: int) -> dict[str, Any]:
@@ -316,43 +321,11 @@ class Api:
         return await dead_man_switch(self.gw, broker, timeout)
 
 
-# --- operations built on Gateway public (and a few internal) methods ---------------------------------
-# These belong in Gateway; see core/daemon/README.md, "Core changes wanted".
+# --- operations built on Gateway public methods -------------------------------------------------------
 
 
-async def edit_order(
-    gw: Gateway,
-    *,
-    broker_id: int,
-    user_id: int | None,
-    client_order_id: str | None = None,
-    order_id: str | None = None,
-    symbol: str | None = None,
-    quantity: Decimal | None = None,
-    price: Decimal | None = None,
-    request_id: str | None = None,
-) -> Order:
-    with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
-        broker, entry, row = await gw._order_target(user_id, broker_id, client_order_id, order_id)
-        method = None
-        for feature in EDIT_FEATURES:
-            if feature in entry.spec.features:
-                method = getattr(entry.client, feature, None)
-                if method is not None:
-                    break
-        if method is None:
-            raise UnsupportedParameterError(
-                f"{broker.exchange} does not support editing an order; cancel and place a new one",
-                exchange=broker.exchange,
-            )
-        ref = await gw._ref(broker, entry, row, client_order_id, order_id, symbol)
-        ctx = await gw.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
-        payload = await method(ctx, ref, quantity=quantity, price=price)
-        if payload is None:
-            payload = await entry.client.fetch_order(ctx, ref)
-        if payload is None:
-            raise OrderNotFound("order not found after the edit", exchange=broker.exchange)
-        return await gw._save_fetched(broker, ref.market, row, payload)
+async def edit_order(gw: Gateway, **kwargs: Any) -> Order:
+    return await gw.edit_order(**kwargs)
 
 
 async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str) -> dict[str, Any]:
@@ -390,15 +363,8 @@ async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str) -> dict[str,
     return {"broker": info.to_dict(), "cancelled": cancelled, "failed": failed}
 
 
-async def dead_man_switch(gw: Gateway, broker: BrokerInfo, timeout: int) -> dict[str, Any]:  # noqa: ASYNC109
-    entry = gw.client_for(broker.exchange)
-    method = getattr(entry.client, "cancel_all_after", None)
-    if "cancel_all_after" not in entry.spec.features or method is None:
-        raise UnsupportedParameterError(
-            f"{broker.exchange} offers no dead-man's switch (cancel_all_after)", exchange=broker.exchange
-        )
-    market_type = sorted(entry.spec.market_types)[0]
-    result = await method(await gw.context(broker, market_type), timeout)
+async def dead_man_switch(gw: Gateway, broker: BrokerInfo, timeout: int) -> dict[str, Any]:
+    result = await gw.cancel_all_after(broker_id=broker.id, timeout=timeout)
     return {"broker_id": broker.id, "timeout": timeout, "exchange_answer": dict(result or {})}
 
 

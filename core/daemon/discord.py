@@ -65,8 +65,13 @@ class DiscordSink:
         title = f"{alert.severity.upper()} · {alert.kind}" + (f" · {alert.exchange}" if alert.exchange else "")
         return {
             "username": self.username,
-            "embeds": [{"title": title[:256], "description": alert.message[:4000],
-                        "color": COLORS.get(alert.severity, COLORS["warning"])}],
+            "embeds": [
+                {
+                    "title": title[:256],
+                    "description": alert.message[:4000],
+                    "color": COLORS.get(alert.severity, COLORS["warning"]),
+                }
+            ],
             "allowed_mentions": {"parse": []},
         }
 
@@ -91,8 +96,9 @@ class DiscordSink:
             try:
                 if not self._allowed():
                     self.dropped += 1
-                    logger.warning("discord: rate limit of {}/min reached, alert {} dropped", self.per_minute,
-                                   alert.kind)
+                    logger.warning(
+                        "discord: rate limit of {}/min reached, alert {} dropped", self.per_minute, alert.kind
+                    )
                     continue
                 self._post(alert)
             finally:

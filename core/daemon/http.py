@@ -86,15 +86,19 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             if exc.status < 400:
                 raise
             name = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}.get(exc.status, "HttpError")
-            return json_response({"error": name, "message": exc.reason, "request_id": request_id}, exc.status,
-                                 request_id)
+            return json_response(
+                {"error": name, "message": exc.reason, "request_id": request_id}, exc.status, request_id
+            )
         except Exception:
             status = 500
             logger.exception("unhandled error on {} {}", request.method, request.path)
             daemon.metrics.errors.labels("InternalError", "-", "http").inc()
             return json_response(
-                {"error": "InternalError", "message": f"internal error, see logs (request_id {request_id})",
-                 "request_id": request_id},
+                {
+                    "error": "InternalError",
+                    "message": f"internal error, see logs (request_id {request_id})",
+                    "request_id": request_id,
+                },
                 500,
                 request_id,
             )
@@ -217,8 +221,7 @@ class Handlers:
         return json_response(await self.api.enable_user(principal(request), path_int(request, "user_id")))
 
     async def place_order(self, request: web.Request) -> web.Response:
-        order = await self.api.place_order(principal(request), await body(request),
-                                           request_id=request[REQUEST_ID])
+        order = await self.api.place_order(principal(request), await body(request), request_id=request[REQUEST_ID])
         return json_response(order, request_id=request[REQUEST_ID])
 
     async def list_orders(self, request: web.Request) -> web.Response:

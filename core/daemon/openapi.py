@@ -33,8 +33,17 @@ SCHEMAS: dict[str, Any] = {
             "user_id": {"type": "integer", "description": "defaults to the token's user (403 if different)"},
             "symbol": {"type": "string"},
             "side": {"enum": ["buy", "sell"]},
-            "type": {"enum": ["market", "limit", "limit_maker", "stop_loss", "stop_loss_limit", "take_profit",
-                              "take_profit_limit"]},
+            "type": {
+                "enum": [
+                    "market",
+                    "limit",
+                    "limit_maker",
+                    "stop_loss",
+                    "stop_loss_limit",
+                    "take_profit",
+                    "take_profit_limit",
+                ]
+            },
             "quantity": MONEY,
             "price": MONEY,
             "client_order_id": {"type": "string", "maxLength": 64},
@@ -138,14 +147,19 @@ def _operation(route: Route) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": q.type}
         if q.enum:
             schema["enum"] = list(q.enum)
-        params.append({"name": q.name, "in": "query", "required": q.required, "schema": schema,
-                       "description": q.description})
+        params.append(
+            {"name": q.name, "in": "query", "required": q.required, "schema": schema, "description": q.description}
+        )
     if route.auth:
         params.append({"name": "X-Request-ID", "in": "header", "required": False, "schema": {"type": "string"}})
     content_type = "text/plain" if route.response == "text" else "application/json"
     responses: dict[str, Any] = {
-        str(s): {"description": "OK", "content": {content_type: {"schema": _schema(route.response) if
-                                                                    route.response != "text" else {"type": "string"}}}}
+        str(s): {
+            "description": "OK",
+            "content": {
+                content_type: {"schema": _schema(route.response) if route.response != "text" else {"type": "string"}}
+            },
+        }
         for s in route.statuses
     }
     if route.auth:
@@ -154,11 +168,17 @@ def _operation(route: Route) -> dict[str, Any]:
                 "description": text,
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
-    op: dict[str, Any] = {"operationId": route.operation, "summary": route.summary, "parameters": params,
-                          "responses": responses}
+    op: dict[str, Any] = {
+        "operationId": route.operation,
+        "summary": route.summary,
+        "parameters": params,
+        "responses": responses,
+    }
     if route.body:
-        op["requestBody"] = {"required": route.body in ("OrderRequest", "EditRequest", "DeadManRequest"),
-                             "content": {"application/json": {"schema": _schema(route.body)}}}
+        op["requestBody"] = {
+            "required": route.body in ("OrderRequest", "EditRequest", "DeadManRequest"),
+            "content": {"application/json": {"schema": _schema(route.body)}},
+        }
     op["security"] = [{"bearer": []}] if route.auth else []
     return op
 
@@ -177,7 +197,8 @@ def build_document(version: str = "0.1.0") -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
-                                           "description": "terminal5 token create --user N"}},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "terminal5 token create --user N"}
+            },
         },
     }

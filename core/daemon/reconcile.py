@@ -18,8 +18,7 @@ from loguru import logger
 
 from terminal5.contract import Alert
 from terminal5.gateway import Gateway
-from terminal5.models import Order, OrderStatus, Side, Source, market_type_of
-from terminal5.storage.orders import result_fields
+from terminal5.models import OrderStatus, Side, Source
 
 #: the seed's Terminal7FormatValidator.REQUIRED_FIELDS, as columns of the ``trades`` table
 REQUIRED_FIELDS = ("user_id", "broker_id", "source", "symbol", "side", "type", "status", "client_order_id")
@@ -74,37 +73,6 @@ def validate_orders(gw: Gateway, broker_id: int | None = None, limit: int = 10_0
     return findings
 
 
-def insert_external(gw: Gateway, broker: Any, order: Order, market_type: str) -> bool:
-    """DB thread: store an order found on the exchange that the database does not know (source
-    ``external``, raw payload kept). Returns True when inserted. (Works around the duplicate ``status``
-    keyword in ``OrderRepo.upsert_external``; see README "Core changes wanted".)"""
-    repo = gw.orders
-    if order.client_order_id and repo.find(broker.id, order.client_order_id) is not None:
-        return False
-    if order.id and repo.find_by_exchange_id(broker.id, order.id) is not None:
-        return False
-    fields = result_fields(order)
-    fields.pop("updated_at", None)
-    gw.storage.m.OrderRow.create(
-        user_id=broker.user_id,
-        broker_id=broker.id,
-        exchange=order.exchange,
-        source=Source.EXTERNAL.value,
-        symbol=order.symbol,
-        market_type=market_type,
-        side=order.side.value,
-        type=order.type.value,
-        quantity=order.quantity,
-        stop_price=order.stop_price,
-        client_order_id=order.client_order_id or f"EXT_{order.id}",
-        native_client_id=order.native_client_id,
-        time_in_force=order.time_in_force.value if order.time_in_force else None,
-        reduce_only=order.reduce_only,
-        **fields,
-    )
-    return True
-
-
 class Reconciler:
     def __init__(self, gateway: Gateway, *, metrics: Any = None, interval: float = 60.0) -> None:
         self.gw = gateway
@@ -119,14 +87,8 @@ class Reconciler:
     async def reconcile_broker(self, broker_id: int) -> dict[str, Any]:
         broker = await self.gw.get_broker(broker_id)
         with logger.contextualize(request_id=f"reconcile-{broker_id}"):
-            external = 0
-            for order in await self.gw.fetch_open_orders(broker_id=broker_id):
-                market_type = market_type_of(order.symbol).value
-                if await self.gw.storage.run(insert_external, self.gw, broker, order, market_type):
-                    external += 1
-                    logger.info("external order {} {} found on {}", order.id, order.symbol, broker.exchange)
             found = dict(await self.gw.reconcile(broker_id))
-            found["external"] = found.get("external", 0) + external
+            external = found.get("external", 0)
             if external:
                 self.gw.alerts.raise_(
                     Alert(
@@ -147,8 +109,12 @@ class Reconciler:
             if problems:
                 logger.warning("format validator: {} stored order(s) of broker {} malformed", len(problems), broker_id)
                 for finding in problems[:20]:
-                    logger.warning("  order {} ({}): {}", finding["client_order_id"], finding["row_id"],
-                                   "; ".join(finding["problems"]))
+                    logger.warning(
+                        "  order {} ({}): {}",
+                        finding["client_order_id"],
+                        finding["row_id"],
+                        "; ".join(finding["problems"]),
+                    )
                 if self.metrics is not None:
                     self.metrics.format_problems.labels(broker.exchange).inc(len(problems))
                 self.gw.alerts.raise_(

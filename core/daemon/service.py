@@ -164,7 +164,7 @@ class Daemon:
             self.metrics.stored_orders.labels(exchange, status).set(n)
 
     # --- start-up ----------------------------------------------------------------------------------
-    async def check_brokers(self, timeout: float | None = None) -> list[Readiness]:  # noqa: ASYNC109
+    async def check_brokers(self, timeout: float | None = None) -> list[Readiness]:
         """Load each exchange type once and check every enabled broker's keys (authenticated read)."""
         timeout = timeout or max(self.settings.http_timeout * 2, 1.0)
         loaded: set[str] = set()
@@ -204,8 +204,13 @@ class Daemon:
         return out
 
     async def start(
-        self, *, host: str | None = None, port: int | None = None, check_brokers: bool = True,
-        reconcile: bool = True, heartbeat: bool = True,
+        self,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+        check_brokers: bool = True,
+        reconcile: bool = True,
+        heartbeat: bool = True,
     ) -> None:
         host = host or self.settings.http_host
         port = self.settings.http_port if port is None else port
@@ -214,8 +219,10 @@ class Daemon:
         if check_brokers:
             await self.check_brokers()
         if heartbeat:
-            self._spawn(publish_forever(self.heartbeats, self.heartbeat_name, self.heartbeat_interval, self.stop_event),
-                        "heartbeat")
+            self._spawn(
+                publish_forever(self.heartbeats, self.heartbeat_name, self.heartbeat_interval, self.stop_event),
+                "heartbeat",
+            )
         if reconcile:
             self._spawn(self.reconciler.run_forever(self.stop_event), "reconcile")
         if self.streams is not None:

@@ -46,8 +46,16 @@ STREAM = "terminal5:requests"
 GROUP = "terminal5"
 REPLY_PREFIX = "terminal5:replies:"
 OPS = (
-    "place_order", "cancel_order", "get_order", "list_orders", "open_orders", "balances", "positions",
-    "reconcile", "kill_broker", "enable_broker",
+    "place_order",
+    "cancel_order",
+    "get_order",
+    "list_orders",
+    "open_orders",
+    "balances",
+    "positions",
+    "reconcile",
+    "kill_broker",
+    "enable_broker",
 )
 
 
@@ -56,8 +64,10 @@ def stream_client_order_id(request_id: str) -> str:
 
 
 def _decode(fields: Mapping[Any, Any]) -> dict[str, str]:
-    return {(k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
-            for k, v in fields.items()}
+    return {
+        (k.decode() if isinstance(k, bytes) else k): (v.decode() if isinstance(v, bytes) else v)
+        for k, v in fields.items()
+    }
 
 
 class StreamConsumer:
@@ -138,12 +148,20 @@ class StreamConsumer:
             return await api.place_order(principal, data, request_id=request_id)
         if op == "cancel_order":
             k, by = key()
-            return await api.cancel_order(principal, broker_id(), k, by=by, symbol=data.get("symbol"),
-                                          request_id=request_id)
+            return await api.cancel_order(
+                principal, broker_id(), k, by=by, symbol=data.get("symbol"), request_id=request_id
+            )
         if op == "get_order":
             k, by = key()
-            return await api.get_order(principal, broker_id(), k, by=by, symbol=data.get("symbol"),
-                                       refresh=parse_bool(data.get("refresh"), "refresh"), request_id=request_id)
+            return await api.get_order(
+                principal,
+                broker_id(),
+                k,
+                by=by,
+                symbol=data.get("symbol"),
+                refresh=parse_bool(data.get("refresh"), "refresh"),
+                request_id=request_id,
+            )
         if op == "list_orders":
             return await api.list_orders(principal, data)
         if op == "open_orders":
@@ -182,13 +200,25 @@ class StreamConsumer:
             except Exception:
                 logger.exception("stream request {} failed", entry_id)
                 status, ok = 500, False
-                result = {"error": "InternalError", "message": f"internal error, see logs (request_id {request_id})",
-                          "request_id": request_id}
+                result = {
+                    "error": "InternalError",
+                    "message": f"internal error, see logs (request_id {request_id})",
+                    "request_id": request_id,
+                }
             if self.before_ack is not None:
                 await self.before_ack(entry_id, fields)
             pipe = self.redis.pipeline(transaction=True)
-            pipe.xadd(reply_to, {"request_id": request_id, "ok": "1" if ok else "0", "status": str(status),
-                                 "body": jsonutil.dumps(result)}, maxlen=1000, approximate=True)
+            pipe.xadd(
+                reply_to,
+                {
+                    "request_id": request_id,
+                    "ok": "1" if ok else "0",
+                    "status": str(status),
+                    "body": jsonutil.dumps(result),
+                },
+                maxlen=1000,
+                approximate=True,
+            )
             pipe.expire(reply_to, self.reply_ttl)
             pipe.xack(self.stream, self.group, entry_id)
             await pipe.execute()
@@ -202,8 +232,9 @@ class StreamConsumer:
         """Take over entries another consumer left pending longer than ``min_idle_ms``."""
         start, total = "0-0", 0
         for _ in range(100):  # bounded: 100 pages of ``batch``
-            result = await self.redis.xautoclaim(self.stream, self.group, self.consumer, self.min_idle_ms,
-                                                 start_id=start, count=self.batch)
+            result = await self.redis.xautoclaim(
+                self.stream, self.group, self.consumer, self.min_idle_ms, start_id=start, count=self.batch
+            )
             next_start, entries = result[0], result[1]
             for entry_id, fields in entries:
                 if fields is None:
@@ -220,8 +251,9 @@ class StreamConsumer:
         return total
 
     async def read_once(self) -> int:
-        result = await self.redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=self.batch,
-                                             block=self.block_ms)
+        result = await self.redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=self.block_ms
+        )
         handled = 0
         for _stream, entries in result or []:
             tasks = [self.handle(e.decode() if isinstance(e, bytes) else e, f) for e, f in entries]
@@ -257,19 +289,33 @@ class StreamConsumer:
             await self.redis.aclose()
 
 
-async def request(redis: Any, op: str, body: Any, *, token: str, stream: str = STREAM, request_id: str | None = None,
-                  reply_to: str | None = None, timeout: float = 10.0) -> dict[str, Any]:  # noqa: ASYNC109
+async def request(
+    redis: Any,
+    op: str,
+    body: Any,
+    *,
+    token: str,
+    stream: str = STREAM,
+    request_id: str | None = None,
+    reply_to: str | None = None,
+    timeout: float = 10.0,
+) -> dict[str, Any]:
     """Client side: send one request and wait for its reply (for tools and tests)."""
     request_id = request_id or uuid.uuid4().hex
     reply_to = reply_to or REPLY_PREFIX + request_id
-    await redis.xadd(stream, {"request_id": request_id, "op": op, "token": token, "body": jsonutil.dumps(body),
-                              "reply_to": reply_to})
+    await redis.xadd(
+        stream, {"request_id": request_id, "op": op, "token": token, "body": jsonutil.dumps(body), "reply_to": reply_to}
+    )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = await redis.xread({reply_to: "0-0"}, count=1, block=200)
         for _s, entries in result or []:
             for _id, fields in entries:
                 reply = _decode(fields)
-                return {"ok": reply["ok"] == "1", "status": int(reply["status"]),
-                        "body": jsonutil.loads(reply["body"]), "request_id": reply["request_id"]}
+                return {
+                    "ok": reply["ok"] == "1",
+                    "status": int(reply["status"]),
+                    "body": jsonutil.loads(reply["body"]),
+                    "request_id": reply["request_id"],
+                }
     raise TimeoutError(f"no reply on {reply_to} within {timeout}s")

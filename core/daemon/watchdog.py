@@ -142,9 +142,14 @@ class Watchdog:
         """One round. Returns what it did: ok | started | restarted | waiting | foreign."""
         foreign = self.foreign_daemon()
         if foreign is not None:
-            self.alert(Alert(kind="watchdog", key=f"watchdog-foreign:{self.name}:{foreign}",
-                             message=f"daemon pid {foreign} from {self.pid_file} is alive and not mine: not starting "
-                             "another one"))
+            self.alert(
+                Alert(
+                    kind="watchdog",
+                    key=f"watchdog-foreign:{self.name}:{foreign}",
+                    message=f"daemon pid {foreign} from {self.pid_file} is alive and not mine: not starting "
+                    "another one",
+                )
+            )
             return "foreign"
         if self.process is None:
             self.start()
@@ -164,13 +169,25 @@ class Watchdog:
         await asyncio.sleep(delay)
         self.start()
         self.restarts += 1
-        self.alert(Alert(kind="restart", key=f"restart:{self.name}:{self.restarts}", severity="critical",
-                         message=f"{self.name} restarted by the watchdog ({why}); restart #{self.restarts}",
-                         details={"reason": why, "exit_code": code}))
+        self.alert(
+            Alert(
+                kind="restart",
+                key=f"restart:{self.name}:{self.restarts}",
+                severity="critical",
+                message=f"{self.name} restarted by the watchdog ({why}); restart #{self.restarts}",
+                details={"reason": why, "exit_code": code},
+            )
+        )
         return "restarted"
 
-    async def run(self, *, max_iterations: int | None = None, max_seconds: float | None = None,
-                  stop: asyncio.Event | None = None, stop_daemon_on_exit: bool = True) -> None:
+    async def run(
+        self,
+        *,
+        max_iterations: int | None = None,
+        max_seconds: float | None = None,
+        stop: asyncio.Event | None = None,
+        stop_daemon_on_exit: bool = True,
+    ) -> None:
         stop = stop or asyncio.Event()
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         self.acquire()

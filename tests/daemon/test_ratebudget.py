@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from terminal5.daemon.ratebudget import BudgetExceeded, BudgetStore, RedisBudgetStore
+from terminal5.ratebudget import BudgetExceeded, BudgetStore, RedisBudgetStore
 from terminal5.testing.pytest_plugin import skip_or_fail
 
 from .conftest import REDIS_URL

@@ -5,10 +5,10 @@ what the exchange limits, e.g. ``binance:ip:203.0.113.7:weight`` (per exchange a
 ``kraken:account:<key fingerprint>`` (per account): two processes behind one IP then share one budget and
 cannot together get the IP banned.
 
-For plugin authors (the core cannot change your client): build one ``RateBudget`` per limit and await
-``acquire(cost)`` before each call::
+The core applies the limits a plugin declares in ``ExchangeSpec.rate_limits`` (``RateLimitRule``) to every
+native call, in the transport, before sending. A plugin may also build budgets of its own::
 
-    from terminal5.daemon.ratebudget import budget_store
+    from terminal5.ratebudget import budget_store
 
     store = budget_store(os.environ.get("TERMINAL5_REDIS_URL"))        # shared when Redis is configured
     weight = store.budget(f"binance:ip:{ip}:weight", limit=6000, window=60)
