@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
+import yarl
 import attrs
 from loguru import logger
 
@@ -190,7 +191,8 @@ class HttpTransport:
         try:
             async with self.session.request(
                 request.method,
-                request.url,
+                # encoded=True: send the URL byte for byte as signed (aiohttp would re-quote it otherwise)
+                yarl.URL(request.url, encoded=True),
                 headers=dict(request.headers),
                 data=request.body.encode() if request.body is not None else None,
             ) as resp:
