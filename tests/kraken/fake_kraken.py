@@ -158,6 +158,33 @@ class FakeKraken:
             self.orders[txid].update(status="canceled", closetm=self._tick())
         return self._answer({"count": len(targets), "pending": False})
 
+    async def amend_order(self, request: web.Request) -> web.Response:
+        params, error = await self._private(request)
+        if error is not None:
+            return error
+        assert params is not None
+        if "cl_ord_id" in params:
+            txid = next((t for t, o in self.orders.items() if o["cl_ord_id"] == params["cl_ord_id"]), None)
+        else:
+            txid = params.get("txid") if params.get("txid") in self.orders else None
+        if txid is None or self.orders[txid]["status"] not in ("pending", "open"):
+            return self._answer(None, "EOrder:Unknown order")
+        order = self.orders[txid]
+        if "order_qty" in params:
+            order["vol"] = params["order_qty"]
+        if "limit_price" in params:
+            order["descr"]["price"] = params["limit_price"]
+        order["misc"] = "amended"
+        return self._answer({"amend_id": f"TAMEND-{txid}"})
+
+    async def cancel_all_after(self, request: web.Request) -> web.Response:
+        params, error = await self._private(request)
+        if error is not None:
+            return error
+        assert params is not None
+        return self._answer({"currentTime": "2023-11-14T22:13:20Z",
+                             "triggerTime": "0" if params["timeout"] == "0" else "2023-11-14T22:14:20Z"})
+
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/0/public/Time", self.time)
@@ -167,6 +194,8 @@ class FakeKraken:
         app.router.add_post("/0/private/OpenOrders", self.open_orders)
         app.router.add_post("/0/private/ClosedOrders", self.closed_orders)
         app.router.add_post("/0/private/CancelOrder", self.cancel_order)
+        app.router.add_post("/0/private/AmendOrder", self.amend_order)
+        app.router.add_post("/0/private/CancelAllOrdersAfter", self.cancel_all_after)
         return app
 
 
