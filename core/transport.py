@@ -14,8 +14,8 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
-import yarl
 import attrs
+import yarl
 from loguru import logger
 
 from terminal5 import jsonutil

@@ -74,39 +74,34 @@ class ClientIdStore:
     # the claim ------------------------------------------------------------------------------------
     def claim(self, exchange: str, client_order_id: str, candidate: Callable[[int], NativeClientId]) -> str:
         """The native id of ``client_order_id``, claiming ``candidate(0)``, ``candidate(1)``… until one
-        is free. Idempotent: claiming again returns the same value."""
+        is free. Idempotent: claiming again returns the same value.
+
+        The fast path is one INSERT: the two unique constraints decide, so there is nothing to check first.
+        """
         m = self.storage.m
-        existing = m.ClientId.get_or_none(
-            (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
-        )
-        if existing is not None:
-            self._remember(exchange, existing.native_id, client_order_id)
-            return str(existing.native_id)
         for attempt in range(MAX_PROBES):
             native_id = str(candidate(attempt))
-            cached = self._cache.get((exchange, native_id))
-            if cached is None:
-                cached = self._redis_call(lambda n=native_id: self.redis.get(self._native_key(exchange, n)))
-                if isinstance(cached, bytes):
-                    cached = cached.decode()
-            if cached is not None and cached != client_order_id:
-                continue  # known taken: skip the database round trip
+            known = self._cache.get((exchange, native_id))
+            if known == client_order_id:
+                return native_id
+            if known is not None:
+                continue  # taken by another id: no database round trip
             try:
-                with self.storage.db.atomic():
-                    m.ClientId.create(exchange=exchange, native_id=native_id, client_order_id=client_order_id)
+                m.ClientId.insert(exchange=exchange, native_id=native_id, client_order_id=client_order_id).execute()
             except peewee.IntegrityError:
+                mine = m.ClientId.get_or_none(
+                    (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
+                )
+                if mine is not None:  # claimed before (by us, or by another process just now)
+                    self._remember(exchange, mine.native_id, client_order_id)
+                    self._publish(exchange, mine.native_id, client_order_id)  # re-fills a flushed cache
+                    return str(mine.native_id)
                 holder = m.ClientId.get_or_none((m.ClientId.exchange == exchange) & (m.ClientId.native_id == native_id))
-                if holder is None:
-                    # We lost a race on our own client id (another process claimed it): take its value.
-                    mine = m.ClientId.get(
-                        (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
-                    )
-                    native_id = str(mine.native_id)
-                elif holder.client_order_id != client_order_id:
+                if holder is not None:
                     self._remember(exchange, native_id, holder.client_order_id)
-                    if attempt and attempt % 100 == 0:
-                        logger.warning("{}: {} probes for one client id", exchange, attempt)
-                    continue
+                if attempt and attempt % 100 == 0:
+                    logger.warning("{}: {} probes for one client id", exchange, attempt)
+                continue
             self._remember(exchange, native_id, client_order_id)
             self._publish(exchange, native_id, client_order_id)
             if attempt:

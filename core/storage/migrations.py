@@ -25,6 +25,9 @@ def _v1_initial(storage: Storage) -> None:
             storage.db.execute_sql(sql)
 
 
+#: an arbitrary constant naming Terminal 5's migration lock
+MIGRATION_LOCK_ID = 0x7E5A_0005
+
 MIGRATIONS: list[Callable[[Storage], None]] = [_v1_initial]
 
 
@@ -32,6 +35,9 @@ def migrate(storage: Storage) -> int:
     """Apply pending migrations; returns the schema version now in force."""
     m = storage.m
     with storage.db.atomic():
+        if storage.is_postgres:
+            # Two processes migrating one fresh schema at once would collide in CREATE TABLE IF NOT EXISTS.
+            storage.db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
         storage.db.create_tables([m.SchemaVersion], safe=True)
         current = m.SchemaVersion.select(m.SchemaVersion.version).order_by(m.SchemaVersion.version.desc()).scalar()
         current = current or 0

@@ -90,6 +90,8 @@ def result_fields(order: Order) -> dict[str, Any]:
         "trades": [unstructure(t) for t in order.trades],
         "raw_response": order.raw,
         "price": order.price,
+        "quantity": order.quantity,  # an amended order changes size
+        "stop_price": order.stop_price,
         "updated_at": now(),
     }
 
