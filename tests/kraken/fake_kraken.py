@@ -4,11 +4,20 @@ It checks what the real exchange checks and the cassettes cannot: every private 
 (reference §2) and that nonces strictly increase per key (``EAPI:Invalid nonce`` otherwise), that
 ``userref`` and ``cl_ord_id`` are never sent together, and the AssetPairs precision rules. Response shapes
 follow reference §5. Faults: ``fail_next[path] = "EService:Unavailable"`` accepts an AddOrder and then
-answers that error (the outcome-unknown case).
+answers that error (the outcome-unknown case); ``delay_next[path] = seconds`` accepts it and answers only
+after that delay (the client's timeout case); ``status_next`` reports the next accepted order with that
+status (one Kraken never documented, for the unknown-status case).
+
+A tiny matching model: market orders fill at once at ``market_price`` (status ``closed``); an IOC limit
+fills when it crosses ``market_price`` and is otherwise ``canceled`` unfilled; other orders rest ``open``.
+AddOrder checks ``BalanceEx`` funds (``EOrder:Insufficient funds``). It binds to 127.0.0.1 only, answers
+at most ``MAX_REQUESTS`` requests, and a delayed answer ends early when the server stops.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +33,11 @@ from terminal5_kraken.auth import signature
 
 from .data import asset_pairs
 
+#: a runaway test stops here instead of looping forever
+MAX_REQUESTS = 10_000
+#: the taker fee the fake charges on fills (0.40 %, Kraken's starter taker rate)
+TAKER_FEE = Decimal("0.004")
+
 
 @attrs.define
 class FakeKraken:
@@ -32,6 +46,19 @@ class FakeKraken:
     nonces: dict[str, int] = attrs.field(factory=dict)
     fail_next: dict[str, str] = attrs.field(factory=dict)
     calls: list[tuple[str, dict[str, str]]] = attrs.field(factory=list)
+    delay_next: dict[str, float] = attrs.field(factory=dict)
+    status_next: str | None = None
+    #: BalanceEx ``result`` (per asset: balance, hold_trade), strings as on the wire
+    balances: dict[str, dict[str, str]] = attrs.field(
+        factory=lambda: {
+            "ZUSD": {"balance": "50000.0000", "hold_trade": "0.0000"},
+            "XXBT": {"balance": "1.5000000000", "hold_trade": "0.0000000000"},
+            "XXDG": {"balance": "0.00000000", "hold_trade": "0.00000000"},
+        }
+    )
+    market_price: Decimal = Decimal("30000.0")
+    requests: int = 0
+    stopping: asyncio.Event = attrs.field(factory=asyncio.Event)
     _ids: Any = attrs.field(factory=lambda: itertools.count(1))
     clock: Decimal = Decimal("1700000000.0000")
 
@@ -46,6 +73,17 @@ class FakeKraken:
         if not errors:
             body["result"] = result
         return web.Response(text=jsonutil.dumps(body), content_type="application/json")
+
+    @web.middleware
+    async def _bounded(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        self.requests += 1
+        if self.requests > MAX_REQUESTS:
+            raise web.HTTPServiceUnavailable(text="fake Kraken: request budget exhausted")
+        return await handler(request)
+
+    def _available(self, asset: str) -> Decimal:
+        entry = self.balances.get(asset) or {}
+        return Decimal(entry.get("balance", "0")) - Decimal(entry.get("hold_trade", "0"))
 
     async def _private(self, request: web.Request) -> tuple[dict[str, str] | None, web.Response | None]:
         body = await request.text()
@@ -83,14 +121,31 @@ class FakeKraken:
         if key is None:
             return self._answer(None, "EQuery:Unknown asset pair")
         info = pairs[key]
-        if Decimal(params["volume"]) < Decimal(info["ordermin"]):
+        volume = Decimal(params["volume"])
+        if volume < Decimal(info["ordermin"]):
             return self._answer(None, "EOrder:Order minimum not met")
+        ordertype = params["ordertype"]
+        limit = Decimal(params["price"]) if ordertype in ("limit", "iceberg") else None
+        if params["type"] == "buy":
+            short = volume * (limit or self.market_price) > self._available(info["quote"])
+        else:
+            short = volume > self._available(info["base"])
+        if short:
+            return self._answer(None, "EOrder:Insufficient funds")
         txid = f"O{next(self._ids):05d}-FAKE0-KRAKEN"
+        status, fills = "open", False
+        if ordertype == "market":
+            status, fills = "closed", True
+        elif params.get("timeinforce") == "IOC" and limit is not None:
+            crosses = limit >= self.market_price if params["type"] == "buy" else limit <= self.market_price
+            status, fills = ("closed", True) if crosses else ("canceled", False)
+        if self.status_next is not None:
+            status, self.status_next = self.status_next, None
         self.orders[txid] = {
             "refid": None,
             "userref": int(params["userref"]) if "userref" in params else 0,
             "cl_ord_id": params.get("cl_ord_id"),
-            "status": "open",
+            "status": status,
             "reason": None,
             "opentm": self._tick(),
             "closetm": 0,
@@ -102,9 +157,25 @@ class FakeKraken:
             "vol": params["volume"], "vol_exec": "0.00000000", "cost": "0", "fee": "0", "price": "0",
             "stopprice": "0", "limitprice": "0", "misc": "", "oflags": params.get("oflags", "fciq"),
         }
+        order = self.orders[txid]
+        if status in ("closed", "canceled"):
+            order["closetm"] = self._tick()
+        if status == "canceled" and params.get("timeinforce") == "IOC":
+            order["reason"] = "Unfilled"
+        if fills:
+            fill_price = self.market_price  # a crossing IOC limit fills at the better market price
+            cost = volume * fill_price
+            order.update(vol_exec=params["volume"], price=str(fill_price), cost=str(cost),
+                         fee=str((cost * TAKER_FEE).quantize(Decimal("0.00001"))),
+                         trades=[f"T{next(self._ids):05d}-FAKE0-TRADE0"])
         fault = self.fail_next.pop(request.path, None)
         if fault:
             return self._answer(None, fault)  # accepted, but the caller cannot know
+        delay = self.delay_next.pop(request.path, None)
+        if delay:
+            # accepted; the answer comes too late (or never, if the server stops first)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), delay)
         return self._answer({"descr": {"order": self.orders[txid]["descr"]["order"]}, "txid": [txid]})
 
     def _matching(self, params: dict[str, str], statuses: set[str]) -> dict[str, Any]:
@@ -177,6 +248,18 @@ class FakeKraken:
         order["misc"] = "amended"
         return self._answer({"amend_id": f"TAMEND-{txid}"})
 
+    async def balance_ex(self, request: web.Request) -> web.Response:
+        _, error = await self._private(request)
+        if error is not None:
+            return error
+        return self._answer({asset: dict(entry) for asset, entry in self.balances.items()})
+
+    async def balance(self, request: web.Request) -> web.Response:
+        _, error = await self._private(request)
+        if error is not None:
+            return error
+        return self._answer({asset: entry["balance"] for asset, entry in self.balances.items()})
+
     async def cancel_all_after(self, request: web.Request) -> web.Response:
         params, error = await self._private(request)
         if error is not None:
@@ -186,7 +269,7 @@ class FakeKraken:
                              "triggerTime": "0" if params["timeout"] == "0" else "2023-11-14T22:14:20Z"})
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._bounded])
         app.router.add_get("/0/public/Time", self.time)
         app.router.add_get("/0/public/AssetPairs", self.asset_pairs)
         app.router.add_post("/0/private/AddOrder", self.add_order)
@@ -196,6 +279,8 @@ class FakeKraken:
         app.router.add_post("/0/private/CancelOrder", self.cancel_order)
         app.router.add_post("/0/private/AmendOrder", self.amend_order)
         app.router.add_post("/0/private/CancelAllOrdersAfter", self.cancel_all_after)
+        app.router.add_post("/0/private/Balance", self.balance)
+        app.router.add_post("/0/private/BalanceEx", self.balance_ex)
         return app
 
 
@@ -210,4 +295,5 @@ async def serve(fake: FakeKraken) -> AsyncIterator[str]:
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
+        fake.stopping.set()  # delayed answers end now
         await runner.cleanup()
