@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from terminal5 import errors as t5
 from terminal5 import jsonutil
-from terminal5.contract import HttpResponse
+from terminal5.contract import CallContext, HttpResponse
 from terminal5.models import MarketType
 from terminal5.plugins import load_hooks
 from terminal5.testing import conformance
 from terminal5_binance import constants, plugin
-from terminal5_binance.markets import format_quantity, parse_exchange_info
+from terminal5_binance.markets import format_price, format_quantity, parse_exchange_info
 from terminal5_binance.symbols import SymbolIndex, native_symbol
 
 from ._data import FUTURES_EXCHANGE_INFO, SPOT_EXCHANGE_INFO
@@ -39,7 +40,21 @@ def test_error_map() -> None:
     conformance.check_success_is_not_an_error(
         HOOKS, "binance", [_response(200, {"orderId": 1}), _response(200, {"code": 200, "msg": "success"})]
     )
-    assert FUTURES_ONLY  # futures-only codes are covered in test_errors with a futures context
+    futures_ctx = CallContext(exchange="binance", base_url="http://127.0.0.1", market_type=MarketType.SWAP)
+    conformance.check_error_map(
+        HOOKS, "binance", [(_response(400, {"code": code, "msg": msg}), cls) for code, msg, cls in SHARED + FUTURES_ONLY],
+        futures_ctx,
+    )
+    # the answers the checklist's fake gives, with the HTTP statuses Binance uses for them
+    conformance.check_error_map(HOOKS, "binance", [
+        (_response(401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}),
+         t5.AuthenticationError),
+        (_response(400, {"code": -1022, "msg": "Signature for this request is not valid."}), t5.AuthenticationError),
+        (_response(400, {"code": -2010, "msg": "Account has insufficient balance for requested action."}),
+         t5.InsufficientFunds),
+        (_response(400, {"code": -2010, "msg": "Stop price would trigger immediately."}), t5.InvalidOrder),
+        (_response(400, {"code": -1121, "msg": "Invalid symbol."}), t5.BadSymbol),
+    ])
 
 
 def test_client_ids() -> None:
@@ -49,10 +64,20 @@ def test_client_ids() -> None:
 def test_decimal_format_and_symbols() -> None:
     spot = parse_exchange_info(SPOT_EXCHANGE_INFO, futures=False)
     futures = parse_exchange_info(FUTURES_EXCHANGE_INFO, futures=True)
+    btc_spot, btc_perp = spot[0], futures[0]
     conformance.check_decimal_format(
-        lambda value, market: format_quantity(market, value), spot[0],
+        lambda value, market: format_quantity(market, value), btc_spot,
         [Decimal("0.00001"), Decimal("1.23450"), Decimal("1E+2"), Decimal("9000")],
     )
+    conformance.check_decimal_format(
+        lambda value, market: format_quantity(market, value), btc_perp,
+        [Decimal("0.001"), Decimal("0.0050"), Decimal("1E+1"), Decimal("1000.000")],
+    )
+    # prices: plain notation and on the tick (tick 0.01 spot / 0.10 perpetual, both multiples of the lot step)
+    for market, prices in ((btc_spot, ["43000.10", "4.3E+4", "0.01"]), (btc_perp, ["43000.1", "4.30001E+4", "556.80"])):
+        conformance.check_decimal_format(
+            lambda value, m: format_price(m, value), market, [Decimal(p) for p in prices]
+        )
     for markets, is_futures in ((spot, False), (futures, True)):
         index = SymbolIndex(markets)
         conformance.check_symbol_roundtrip(
