@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -48,6 +49,7 @@ class ChecklistTarget:
     futures_quantity: str | None = None
     too_small_quantity: str = "0.0000000001"
     huge_quantity: str = "1000000"
+    edit_quantity: str | None = None  # the amended size (default: twice ``quantity``)
     stop_price_below: str | None = None
     stop_price_above: str | None = None
     unsupported: Mapping[str, str] = attrs.field(factory=dict)  # scenario -> reason
@@ -178,8 +180,27 @@ class ExchangeChecklist:
         assert cancelled.status is OrderStatus.CANCELLED
 
     async def test_phase4_edit(self, checklist: ChecklistTarget) -> None:
+        """Where the exchange amends in place: the new size is answered and stored. Elsewhere: a clear
+        UnsupportedParameterError, and nothing changes."""
+        gateway = checklist.gateway
+        spec = gateway.registry.get(checklist.exchange)
+        placed = await gateway.place_order(checklist.order(client_order_id="ck-edit"))
+        new_quantity = Decimal(checklist.edit_quantity or Decimal(checklist.quantity) * 2)
+        if not {"amend_order", "edit_order"} & spec.features:
+            with pytest.raises(UnsupportedParameterError):
+                await gateway.edit_order(
+                    broker_id=checklist.broker.id, client_order_id="ck-edit", quantity=new_quantity
+                )
+            stored = await gateway.get_order(broker_id=checklist.broker.id, client_order_id="ck-edit")
+            assert stored.quantity == placed.quantity
+            return
         with self._scenario(checklist, "edit"):
-            pytest.skip("edit goes through the daemon's edit route; covered by the plugin's own tests")
+            edited = await gateway.edit_order(
+                broker_id=checklist.broker.id, client_order_id="ck-edit", quantity=new_quantity
+            )
+        assert edited.quantity == new_quantity and edited.id == placed.id
+        stored = await gateway.get_order(broker_id=checklist.broker.id, client_order_id="ck-edit")
+        assert stored.quantity == new_quantity
 
     # Phase 5: normalization
     def test_phase5_every_status_mapped(self, checklist: ChecklistTarget) -> None:
