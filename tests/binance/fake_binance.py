@@ -95,6 +95,7 @@ class FakeBinance:
         self.balances: dict[str, Decimal] = {"USDT": Decimal("10000"), "BTC": Decimal("1")}
         #: futures one-way positions, native symbol -> signed amount
         self.positions: dict[str, Decimal] = {}
+        self.hedge_mode = False  # the account's futures position mode
         #: futures availableBalance (USDT) and the leverage every symbol trades at
         self.futures_available = Decimal("10000")
         self.leverage = Decimal(20)
@@ -195,6 +196,13 @@ class FakeBinance:
         if path == "/fapi/v1/openAlgoOrders" and method == "GET":
             return _json([a for a in self.algos.values() if a["algoStatus"] == "NEW"
                           and params.get("symbol") in (None, a["symbol"])])
+        if path == "/fapi/v3/positionRisk" and method == "GET":
+            return _json([{"symbol": sym, "positionSide": "BOTH", "positionAmt": str(amount), "entryPrice": "0",
+                           "markPrice": str(self.last), "unRealizedProfit": "0", "liquidationPrice": "0",
+                           "leverage": str(self.leverage), "marginType": "cross", "isolated": False}
+                          for sym, amount in self.positions.items() if amount])
+        if path == "/fapi/v1/positionSide/dual" and method == "GET":
+            return _json({"dualSidePosition": self.hedge_mode})
         if path == "/fapi/v1/marginType":
             self.margin_calls.append(params)
             return _json({"code": 200, "msg": "success"})

@@ -125,3 +125,18 @@ async def test_futures_lifecycle_hedge_margin_and_attached_stop(setup: tuple[Gat
                           "type": "limit", "quantity": "0.01", "price": "30000", "client_order_id": "fut-life-2",
                           "position_side": "LONG", "margin_mode": "isolated"})
     assert len(fake.margin_calls) == 1
+
+
+@pytest.mark.asyncio
+async def test_broker_test_reports_the_futures_position_mode(setup: tuple[Gateway, Any, FakeBinance]) -> None:
+    """`broker test` (the daemon) shows a hedge/one-way mismatch before the first order."""
+    from terminal5.daemon.api import test_broker as broker_test
+
+    gw, broker, fake = setup
+    report = await broker_test(gw, broker)
+    assert report["ok"] and report["market_types"]["swap"]["position_mode"] == "one_way", report
+    fake.hedge_mode = True
+    report = await broker_test(gw, broker)
+    assert report["market_types"]["swap"]["position_mode"] == "hedge"
+    assert report["market_types"]["swap"]["margin_mode"] == "per symbol (no open position)"
+    assert ("GET", "/fapi/v1/positionSide/dual") in fake.requests

@@ -107,7 +107,15 @@ class BinanceClient:
         return max(1, min(int(value), c.MAX_RECV_WINDOW))
 
     def _build(
-        self, ctx: CallContext, method: str, path: str, params: Mapping[str, str], *, signed: bool, endpoint: str, cost: int
+        self,
+        ctx: CallContext,
+        method: str,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        signed: bool,
+        endpoint: str,
+        cost: int,
     ) -> HttpRequest:
         base = ctx.base_url.rstrip("/")
         if signed:
@@ -173,13 +181,17 @@ class BinanceClient:
         The retry is safe for orders: Binance rejects a bad timestamp before the matching engine sees it.
         """
         try:
-            response = await self._send(ctx, method, path, params, signed=True, endpoint=endpoint, cost=cost, order=order)
+            response = await self._send(
+                ctx, method, path, params, signed=True, endpoint=endpoint, cost=cost, order=order
+            )
         except ExchangeError as exc:
             if exc.code != c.INVALID_TIMESTAMP:
                 raise
             log.warning("{}: -1021 timestamp rejected, resyncing the clock and retrying once", endpoint)
             await self.sync_time(ctx)
-            response = await self._send(ctx, method, path, params, signed=True, endpoint=endpoint, cost=cost, order=order)
+            response = await self._send(
+                ctx, method, path, params, signed=True, endpoint=endpoint, cost=cost, order=order
+            )
         return response.data
 
     async def _public(self, ctx: CallContext, path: str, params: Mapping[str, str], *, endpoint: str) -> HttpResponse:
@@ -294,7 +306,11 @@ class BinanceClient:
             return
         try:
             await self._signed(
-                ctx, "POST", c.FUTURES_API.margin_type, {"symbol": symbol, "marginType": margin_type}, endpoint="margin_type"
+                ctx,
+                "POST",
+                c.FUTURES_API.margin_type,
+                {"symbol": symbol, "marginType": margin_type},
+                endpoint="margin_type",
             )
         except ExchangeError as exc:
             if exc.code != c.NO_NEED_TO_CHANGE_MARGIN_TYPE:
@@ -386,7 +402,8 @@ class BinanceClient:
         if since is not None:
             params["startTime"] = str(to_ms(since))
         orders = [
-            o for o in await self._signed(ctx, "GET", api.all_orders, params, endpoint="orders.all")
+            o
+            for o in await self._signed(ctx, "GET", api.all_orders, params, endpoint="orders.all")
             if not _open_native_status(o.get("status"))
         ]
         if ctx.market_type is not MarketType.SPOT:
@@ -419,6 +436,17 @@ class BinanceClient:
             for item in items
             if (dec(item.get("positionAmt")) or 0) != 0 and _belongs(item.get("symbol"), ctx.market_type)
         ]
+
+    async def fetch_account_config(self, ctx: CallContext) -> Mapping[str, str]:
+        """Futures account settings a trader must know before the first order: the position mode
+        (account-wide: hedge or one-way) and the margin mode of the open positions (per symbol)."""
+        if ctx.market_type is MarketType.SPOT:
+            return {}
+        data = await self._signed(ctx, "GET", c.FUTURES_API.position_mode, {}, endpoint="position_mode")
+        hedge = data.get("dualSidePosition") in (True, "true")
+        modes = {p.margin_mode.value for p in await self.fetch_positions(ctx) if p.margin_mode is not None}
+        margin = modes.pop() if len(modes) == 1 else ("mixed" if modes else "per symbol (no open position)")
+        return {"position_mode": "hedge" if hedge else "one_way", "margin_mode": margin}
 
     async def close(self) -> None:
         """Nothing to release: the HTTP session belongs to the core's transport."""

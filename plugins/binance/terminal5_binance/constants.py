@@ -58,6 +58,7 @@ class Api:
             self.balances = "/fapi/v3/balance"
             self.positions = "/fapi/v3/positionRisk"
             self.margin_type = "/fapi/v1/marginType"
+            self.position_mode = "/fapi/v1/positionSide/dual"
             self.algo_order = "/fapi/v1/algoOrder"
             self.open_algo_orders = "/fapi/v1/openAlgoOrders"
             self.all_algo_orders = "/fapi/v1/allAlgoOrders"
@@ -71,6 +72,7 @@ class Api:
             self.balances = "/api/v3/account"
             self.positions = ""
             self.margin_type = ""
+            self.position_mode = ""
             self.algo_order = ""
             self.open_algo_orders = ""
             self.all_algo_orders = ""
@@ -112,6 +114,7 @@ FUTURES_WEIGHTS: Final = {
     "account": 5,
     "positions": 5,
     "margin_type": 1,
+    "position_mode": 30,  # GET positionSide/dual: the reference lists the endpoint, not its weight [unsure]
     "algo.place": 0,
     "algo.cancel": 1,
     "algo.fetch": 1,
@@ -286,5 +289,18 @@ DEFAULT_RATE_LIMITS: Final = {
 
 #: common quote assets, longest first, to split a native symbol no loaded market describes
 KNOWN_QUOTES: Final = (
-    "FDUSD", "USDT", "USDC", "TUSD", "BUSD", "EURI", "TRY", "EUR", "BRL", "JPY", "BTC", "ETH", "BNB", "DAI",
+    "FDUSD",
+    "USDT",
+    "USDC",
+    "TUSD",
+    "BUSD",
+    "EURI",
+    "TRY",
+    "EUR",
+    "BRL",
+    "JPY",
+    "BTC",
+    "ETH",
+    "BNB",
+    "DAI",
 )
