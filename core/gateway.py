@@ -92,6 +92,15 @@ class _Client:
     client: ExchangeClient
 
 
+@attrs.frozen
+class _Located:
+    broker: BrokerInfo
+    entry: _Client
+    row: Any | None
+    ref: OrderRef
+    ctx: CallContext
+
+
 class Gateway:
     def __init__(
         self,
@@ -721,6 +730,22 @@ class Gateway:
             client_order_id=(row.client_order_id if row is not None else client_order_id),
         )
 
+    async def _locate(
+        self,
+        user_id: int | None,
+        broker_id: int,
+        client_order_id: str | None,
+        order_id: str | None,
+        symbol: str | None,
+        request_id: str | None,
+    ) -> _Located:
+        """Everything an operation on one existing order needs: its broker, client, stored row (if any),
+        how to find it on the exchange, and the call context."""
+        broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+        ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
+        ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
+        return _Located(broker=broker, entry=entry, row=row, ref=ref, ctx=ctx)
+
     async def get_order(
         self,
         *,
@@ -747,16 +772,14 @@ class Gateway:
     ) -> Order:
         """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
-            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
-            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
-            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
-            payload = await entry.client.fetch_order(ctx, ref)
+            at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
+            payload = await at.entry.client.fetch_order(at.ctx, at.ref)
             if payload is None:
                 raise OrderNotFound(
-                    f"{broker.exchange} does not know order {ref.exchange_id or ref.client_order_id}",
-                    exchange=broker.exchange,
+                    f"{at.broker.exchange} does not know order {at.ref.exchange_id or at.ref.client_order_id}",
+                    exchange=at.broker.exchange,
                 )
-            return await self._save_fetched(broker, ref.market, row, payload)
+            return await self._save_fetched(at.broker, at.ref.market, at.row, payload)
 
     async def _save_fetched(self, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
         if row is not None:
@@ -786,18 +809,16 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
-            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
-            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
-            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
-            payload = await entry.client.cancel_order(ctx, ref)
+            at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
+            payload = await at.entry.client.cancel_order(at.ctx, at.ref)
             try:
-                return await self._save_fetched(broker, ref.market, row, payload)
+                return await self._save_fetched(at.broker, at.ref.market, at.row, payload)
             except (PluginError, KeyError, TypeError, ValueError):
                 # Some exchanges answer a cancel with a receipt, not the order: read the order back.
-                fetched = await entry.client.fetch_order(ctx, ref)
+                fetched = await at.entry.client.fetch_order(at.ctx, at.ref)
                 if fetched is None:
                     raise
-                return await self._save_fetched(broker, ref.market, row, fetched)
+                return await self._save_fetched(at.broker, at.ref.market, at.row, fetched)
 
     async def edit_order(
         self,
@@ -814,18 +835,19 @@ class Gateway:
         """Amend quantity and/or price in place, where the exchange offers it (feature ``amend_order`` or
         ``edit_order``: a client method ``(ctx, ref, *, quantity, price) -> payload | None``)."""
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
-            broker, entry, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            broker = await self.get_broker(broker_id, user_id)
+            entry = self.client_for(broker.exchange)
             method = next((getattr(entry.client, f, None) for f in EDIT_FEATURES if f in entry.spec.features), None)
             if method is None:
                 raise UnsupportedParameterError(
                     f"{broker.exchange} cannot edit an order: cancel it and place a new one", exchange=broker.exchange
                 )
-            ref = await self._ref(broker, entry, row, client_order_id, order_id, symbol)
-            ctx = await self.context(broker, ref.market.type, request_id=request_id, order_key=ref.client_order_id)
-            payload = await method(ctx, ref, quantity=quantity, price=price) or await entry.client.fetch_order(ctx, ref)
+            at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
+            payload = await method(at.ctx, at.ref, quantity=quantity, price=price)
+            payload = payload or await entry.client.fetch_order(at.ctx, at.ref)
             if payload is None:
                 raise OrderNotFound("order not found after the edit", exchange=broker.exchange)
-            return await self._save_fetched(broker, ref.market, row, payload)
+            return await self._save_fetched(broker, at.ref.market, at.row, payload)
 
     async def cancel_all_after(self, *, broker_id: int, timeout: int, user_id: int | None = None) -> NativePayload:
         """The exchange's dead-man's switch (feature ``cancel_all_after``); ``timeout`` 0 disables it."""
