@@ -84,3 +84,18 @@ def test_decimal_format_and_symbols() -> None:
             markets, native_symbol, lambda n, f=is_futures, i=index: i.by_native(n, futures=f).symbol  # type: ignore[union-attr]
         )
     assert {m.type for m in futures} == {MarketType.SWAP, MarketType.FUTURE}
+
+
+def test_published_limits_are_shared_rules() -> None:
+    """The core enforces these across processes (Redis): weight per IP, order counts per account."""
+    from terminal5.models import MarketType
+    from terminal5_binance.plugin import SPEC
+
+    rules = {r.name: r for r in SPEC.rate_limits}
+    spot_weight = rules["spot-request_weight-1m"]
+    assert (spot_weight.limit, spot_weight.window, spot_weight.scope, spot_weight.weighted) == (6000, 60, "ip", True)
+    assert spot_weight.applies("account", MarketType.SPOT) and not spot_weight.applies("account", MarketType.SWAP)
+    orders = rules["futures-orders-10s"]
+    assert (orders.limit, orders.scope, orders.weighted) == (300, "account", False)
+    assert orders.applies("algo.place", MarketType.SWAP) and not orders.applies("order.fetch", MarketType.SWAP)
+    assert not any(r.window > 3600 for r in SPEC.rate_limits)

@@ -19,6 +19,7 @@ from terminal5.contract import (
     NativeClientId,
     NativeContext,
     NativePayload,
+    RateLimitRule,
     Transport,
 )
 from terminal5.errors import ExchangeError
@@ -29,9 +30,7 @@ from terminal5_binance.client import BinanceClient
 
 EXCHANGE = constants.EXCHANGE
 
-_SPOT_PARAMS = frozenset(
-    {"client_order_id", "price", "time_in_force", "stop_price", "trailing_delta", "iceberg_qty"}
-)
+_SPOT_PARAMS = frozenset({"client_order_id", "price", "time_in_force", "stop_price", "trailing_delta", "iceberg_qty"})
 _FUTURES_PARAMS = frozenset(
     {
         "client_order_id",
@@ -47,17 +46,53 @@ _FUTURES_PARAMS = frozenset(
 )
 _ALL_TYPES = frozenset(t.value for t in constants.SPOT_ORDER_TYPES)
 
+
+def _shared_rate_limits() -> tuple[RateLimitRule, ...]:
+    """The published limits as rules the core enforces across every gateway process (through Redis).
+
+    Request weight is per IP, order counts per account. The client's own limiter still follows the
+    live ``exchangeInfo`` values and the X-MBX headers within one process; these rules are the shared
+    guard, at the reference's production values (§8).
+    """
+    rules = []
+    for family, market_types in (("spot", _SPOT_ONLY), ("futures", _FUTURES_ONLY)):
+        for item in constants.DEFAULT_RATE_LIMITS[family]:
+            window = constants.INTERVAL_MS[item["interval"]] * item["intervalNum"] / 1000
+            if window > 3600:
+                continue  # daily order counts: not worth a shared window; the client tracks them
+            orders = item["rateLimitType"] == "ORDERS"
+            rules.append(
+                RateLimitRule(
+                    name=f"{family}-{item['rateLimitType'].lower()}-{item['intervalNum']}{item['interval'][0].lower()}",
+                    limit=item["limit"],
+                    window=window,
+                    scope="account" if orders else "ip",
+                    weighted=not orders,
+                    endpoints=_ORDER_ENDPOINTS if orders else None,
+                    market_types=market_types,
+                )
+            )
+    return tuple(rules)
+
+
+_SPOT_ONLY = frozenset({MarketType.SPOT})
+_FUTURES_ONLY = frozenset({MarketType.SWAP, MarketType.FUTURE})
+_ORDER_ENDPOINTS = frozenset({"order.place", "algo.place"})
+
 SPEC = ExchangeSpec(
     name=EXCHANGE,
     display_name="Binance",
     market_types=frozenset({MarketType.SPOT, MarketType.SWAP, MarketType.FUTURE}),
-    supported_params={MarketType.SPOT: _SPOT_PARAMS, MarketType.SWAP: _FUTURES_PARAMS, MarketType.FUTURE: _FUTURES_PARAMS},
+    supported_params={
+        MarketType.SPOT: _SPOT_PARAMS,
+        MarketType.SWAP: _FUTURES_PARAMS,
+        MarketType.FUTURE: _FUTURES_PARAMS,
+    },
     order_types={MarketType.SPOT: _ALL_TYPES, MarketType.SWAP: _ALL_TYPES, MarketType.FUTURE: _ALL_TYPES},
-    client_id=ClientIdRule(
-        kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN
-    ),
+    client_id=ClientIdRule(kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN),
     urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.TESTNET_URLS),
     client_factory=BinanceClient,
+    rate_limits=_shared_rate_limits(),
     features=frozenset({"fetch_positions", "fetch_my_trades", "fetch_closed_orders", "server_time", "algo_orders"}),
     broker_options={
         "recv_window": "recvWindow in ms for signed requests (default 5000, max 60000)",
