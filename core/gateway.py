@@ -10,10 +10,11 @@ One native client per exchange type is shared by every broker; each call carries
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -85,6 +86,28 @@ def generate_client_order_id(user_id: int) -> str:
     return f"T5_{user_id}_{int(time.time() * 1000):x}_{secrets.token_hex(4)}"
 
 
+class KeyedLocks:
+    """Locks by key, forgotten once nobody holds or waits for them (client ids are unbounded)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, tuple[asyncio.Lock, list[int]]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: Any) -> AsyncIterator[None]:
+        lock, users = self._entries.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._entries[key]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
 @attrs.frozen
 class _Client:
     spec: ExchangeSpec
@@ -128,7 +151,7 @@ class Gateway:
         self._clock_ms = clock_ms
         self._clients: dict[str, _Client] = {}
         self._credentials: dict[int, Credentials] = {}
-        self._locks: dict[tuple[int, str], asyncio.Lock] = {}
+        self._locks = KeyedLocks()
         self._audit_futures: set[Any] = set()
         #: published rate limits, shared by every process through Redis when configured
         self.budgets: BudgetStore = budget_store(settings.redis_url)
@@ -420,13 +443,9 @@ class Gateway:
             if request.client_order_id is None:
                 request = attrs.evolve(request, client_order_id=generate_client_order_id(request.user_id))
             assert request.client_order_id is not None
-            lock = self._locks.setdefault((broker.id, request.client_order_id), asyncio.Lock())
-            async with lock:
-                try:
-                    return await self._place_locked(entry, broker, request, market, ignored, request_id)
-                finally:
-                    if not lock._waiters:  # type: ignore[attr-defined]
-                        self._locks.pop((broker.id, request.client_order_id), None)
+            # one submission at a time per client id in this process (other processes: the unique row)
+            async with self._locks.hold((broker.id, request.client_order_id)):
+                return await self._place_locked(entry, broker, request, market, ignored, request_id)
 
     async def _place_locked(
         self,
@@ -870,6 +889,8 @@ class Gateway:
         entry = self.client_for(broker.exchange)
         out: list[Order] = []
         for market_type in sorted(entry.spec.market_types):
+            if not broker.base_url and entry.spec.urls.for_(market_type, testnet=broker.testnet) is None:
+                continue  # e.g. no testnet for this market type: nothing can be open there
             book = await self.market_book(broker, market_type)
             market = book.get(symbol) if symbol else None
             if symbol and market is None:
@@ -918,11 +939,13 @@ class Gateway:
         live_keys = set()
         for order in live:
             live_keys.add(order.client_order_id or order.id)
-            market = await self.market(broker, order.symbol, market_type_of(order.symbol))
 
-            def upsert(order: Order = order, market: Market = market) -> str | None:
+            def upsert(order: Order = order) -> str | None:
                 _, previous = self.orders.upsert_external(
-                    broker_id=broker.id, user_id=broker.user_id, order=order, market_type=market.type.value
+                    broker_id=broker.id,
+                    user_id=broker.user_id,
+                    order=order,
+                    market_type=market_type_of(order.symbol).value,
                 )
                 return previous
 

@@ -178,3 +178,8 @@ async def test_orders_placed_outside_the_gateway_are_adopted_as_external(env: An
     assert (await env.gateway.reconcile(env.broker.id))["external"] == 0  # adopted once
     cancelled = await env.gateway.cancel_order(broker_id=env.broker.id, order_id="77")
     assert cancelled.status is OrderStatus.CANCELLED
+
+
+async def test_client_id_locks_are_released(env: Any) -> None:
+    await asyncio.gather(*(env.gateway.place_order(env.order(client_order_id=f"lk-{i % 5}")) for i in range(20)))
+    assert len(env.gateway._locks) == 0  # one lock per client id in flight, none kept afterwards
