@@ -65,7 +65,7 @@ class RateBudget:
         if allowed:
             self.headroom = int(value)
             return 0.0
-        return max(float(value), 0.001)
+        return max(float(value), 0.001)  # seconds to wait (not money): float is right
 
     async def acquire(self, cost: int = 1, *, max_wait: float = 60.0) -> None:
         """Wait until ``cost`` units are available (at most ``max_wait`` seconds, then TimeoutError)."""

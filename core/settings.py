@@ -60,7 +60,7 @@ class Settings:
             plugins_allow=_names(env.get("TERMINAL5_PLUGINS_ALLOW")),
             plugins_block=_names(env.get("TERMINAL5_PLUGINS_BLOCK")) or frozenset(),
             discord_webhook=env.get("TERMINAL5_DISCORD_WEBHOOK") or None,
-            http_timeout=float(env.get("TERMINAL5_HTTP_TIMEOUT", "10")),
-            reconcile_interval=float(env.get("TERMINAL5_RECONCILE_INTERVAL", "60")),
-            unknown_outcome_grace=float(env.get("TERMINAL5_UNKNOWN_OUTCOME_GRACE", "120")),
+            http_timeout=float(env.get("TERMINAL5_HTTP_TIMEOUT", "10")),  # seconds (not money): float is right
+            reconcile_interval=float(env.get("TERMINAL5_RECONCILE_INTERVAL", "60")),  # seconds: float
+            unknown_outcome_grace=float(env.get("TERMINAL5_UNKNOWN_OUTCOME_GRACE", "120")),  # seconds: float
         )

@@ -91,7 +91,9 @@ class Metrics:
         for header, value in record.rate_headers.items():
             if _NUMBER.match(str(value)):
                 try:
-                    self.rate_headers.labels(record.exchange, header.lower()).set(float(Decimal(str(value))))
+                    self.rate_headers.labels(record.exchange, header.lower()).set(
+                        float(Decimal(str(value)))
+                    )  # Prometheus gauges are float
                 except InvalidOperation:
                     continue
         if record.error:

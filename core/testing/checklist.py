@@ -119,31 +119,19 @@ class ExchangeChecklist:
         assert order.side.value == side and order.type.value == type_
 
     # Phase 3: advanced orders
-    async def test_phase3_stop_loss(self, checklist: ChecklistTarget) -> None:
-        with self._scenario(checklist, "stop_loss"):
+    @pytest.mark.parametrize(
+        ("scenario", "type_", "cid"), [("stop_loss", "stop_loss", "ck-stop"), ("take_profit", "take_profit", "ck-tp")]
+    )
+    async def test_phase3_triggered_orders(
+        self, checklist: ChecklistTarget, scenario: str, type_: str, cid: str
+    ) -> None:
+        trigger = checklist.stop_price_below if type_ == "stop_loss" else checklist.stop_price_above
+        with self._scenario(checklist, scenario):
             order = await checklist.gateway.place_order(
-                checklist.order(
-                    side="sell",
-                    type="stop_loss",
-                    price=None,
-                    stop_price=checklist.stop_price_below,
-                    client_order_id="ck-stop",
-                )
+                checklist.order(side="sell", type=type_, price=None, stop_price=trigger, client_order_id=cid)
             )
         assert_unified_order(order)
-
-    async def test_phase3_take_profit(self, checklist: ChecklistTarget) -> None:
-        with self._scenario(checklist, "take_profit"):
-            order = await checklist.gateway.place_order(
-                checklist.order(
-                    side="sell",
-                    type="take_profit",
-                    price=None,
-                    stop_price=checklist.stop_price_above,
-                    client_order_id="ck-tp",
-                )
-            )
-        assert_unified_order(order)
+        assert order.type.value == type_
 
     async def test_phase3_ioc(self, checklist: ChecklistTarget) -> None:
         with self._scenario(checklist, "ioc"):
