@@ -183,15 +183,30 @@ class RateLimitRule:
     ``scope`` "ip": one budget for every account of this machine; "account": one per API key.
     ``weighted``: each call costs its ``HttpRequest.cost`` (request weight), else 1.
     ``endpoints``: the endpoint labels it applies to (None: every call), e.g. {"order.place"}.
+    ``decay``: when set, a decaying counter instead of a sliding window (Kraken): at most ``limit`` units,
+    draining ``decay`` units per second (``window`` is then unused).
+    ``tiers``/``tier_option``: (limit, decay) per account tier, chosen by that broker option.
     """
 
     name: str
     limit: int
-    window: float  # seconds
+    window: float = 0.0  # seconds
     scope: str = "ip"
     weighted: bool = True
     endpoints: frozenset[str] | None = None
     market_types: frozenset[MarketType] | None = None
+    decay: float | None = None
+    tiers: Mapping[str, tuple[int, float]] = attrs.field(factory=dict)
+    tier_option: str | None = None
+    default_tier: str | None = None
+
+    def for_context(self, ctx: CallContext) -> tuple[int, float | None]:
+        """(limit, decay) for this call's account tier."""
+        if self.tier_option and self.tiers:
+            tier = str(ctx.options.get(self.tier_option, self.default_tier or ""))
+            if tier in self.tiers:
+                return self.tiers[tier]
+        return self.limit, self.decay
 
     def applies(self, endpoint: str, market_type: MarketType) -> bool:
         return (self.endpoints is None or endpoint in self.endpoints) and (

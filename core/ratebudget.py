@@ -43,25 +43,46 @@ return {0, wait}
 """
 
 
+DECAY_SCRIPT = """
+local key, now, capacity, decay, cost = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
+    tonumber(ARGV[3]), tonumber(ARGV[4])
+local state = redis.call('HMGET', key, 'level', 'at')
+local level, at = tonumber(state[1]) or 0, tonumber(state[2]) or now
+level = math.max(0, level - (now - at) * decay / 1000)
+if level + cost <= capacity then
+  redis.call('HSET', key, 'level', tostring(level + cost), 'at', now)
+  redis.call('PEXPIRE', key, math.ceil((level + cost) / decay * 1000) + 1000)
+  return {1, tostring(capacity - level - cost)}
+end
+return {0, tostring((level + cost - capacity) / decay)}
+"""
+
+
 class BudgetExceeded(RuntimeError):
     """``cost`` is larger than the whole budget: waiting can never help."""
 
 
 class RateBudget:
-    def __init__(self, store: BudgetStore, key: str, limit: int, window: float) -> None:
-        if limit <= 0 or window <= 0:
-            raise ValueError("a budget needs a positive limit and window")
+    """A sliding window (``window`` seconds) or, with ``decay``, a counter draining ``decay`` per second."""
+
+    def __init__(self, store: BudgetStore, key: str, limit: int, window: float, decay: float | None = None) -> None:
+        if limit <= 0 or (decay is None and window <= 0) or (decay is not None and decay <= 0):
+            raise ValueError("a budget needs a positive limit and a positive window or decay")
         self.store = store
         self.key = key
         self.limit = limit
         self.window = window
+        self.decay = decay
         self.headroom = limit
 
     async def try_acquire(self, cost: int = 1) -> float:
         """Take ``cost`` units now and return 0, or take nothing and return the seconds to wait."""
         if cost > self.limit:
             raise BudgetExceeded(f"{self.key}: cost {cost} exceeds the whole budget {self.limit}")
-        allowed, value = await self.store.take(self.key, self.limit, self.window, cost)
+        if self.decay is not None:
+            allowed, value = await self.store.take_decay(self.key, self.limit, self.decay, cost)
+        else:
+            allowed, value = await self.store.take(self.key, self.limit, self.window, cost)
         if allowed:
             self.headroom = int(value)
             return 0.0
@@ -84,10 +105,22 @@ class BudgetStore:
 
     def __init__(self) -> None:
         self._windows: dict[str, deque[float]] = {}
+        self._levels: dict[str, tuple[float, float]] = {}  # key -> (level, monotonic time)
         self._lock = asyncio.Lock()
 
-    def budget(self, key: str, *, limit: int, window: float) -> RateBudget:
-        return RateBudget(self, key, limit, window)
+    def budget(self, key: str, *, limit: int, window: float = 0.0, decay: float | None = None) -> RateBudget:
+        return RateBudget(self, key, limit, window, decay)
+
+    async def take_decay(self, key: str, capacity: int, decay: float, cost: int) -> tuple[bool, float]:
+        async with self._lock:
+            now = time.monotonic()
+            level, at = self._levels.get(key, (0.0, now))
+            level = max(0.0, level - (now - at) * decay)
+            if level + cost <= capacity:
+                self._levels[key] = (level + cost, now)
+                return True, capacity - level - cost
+            self._levels[key] = (level, now)
+            return False, (level + cost - capacity) / decay
 
     async def take(self, key: str, limit: int, window: float, cost: int) -> tuple[bool, float]:
         async with self._lock:
@@ -110,6 +143,7 @@ class RedisBudgetStore(BudgetStore):
         self.redis = redis
         self.prefix = prefix
         self._script = redis.register_script(SCRIPT)
+        self._decay_script = redis.register_script(DECAY_SCRIPT)
 
     async def take(self, key: str, limit: int, window: float, cost: int) -> tuple[bool, float]:
         now_ms = int(time.time() * 1000)
@@ -117,6 +151,12 @@ class RedisBudgetStore(BudgetStore):
             keys=[self.prefix + key], args=[now_ms, int(window * 1000), limit, cost, uuid.uuid4().hex]
         )
         return bool(int(allowed)), (int(value) if int(allowed) else int(value) / 1000)
+
+    async def take_decay(self, key: str, capacity: int, decay: float, cost: int) -> tuple[bool, float]:
+        allowed, value = await self._decay_script(
+            keys=[self.prefix + key], args=[int(time.time() * 1000), capacity, repr(decay), cost]
+        )
+        return bool(int(allowed)), float(value)  # units left, or seconds to wait (not money)
 
 
 def budget_store(redis_url: str | None) -> BudgetStore:

@@ -170,14 +170,16 @@ class HttpTransport:
                 key = f"{self.exchange}:{rule.name}:account:{ctx.credentials.fingerprint}"
             else:
                 key = f"{self.exchange}:{rule.name}:ip"
-            budget = self._budgets.budget(key, limit=rule.limit, window=rule.window)
+            limit, decay = rule.for_context(ctx)
+            budget = self._budgets.budget(key, limit=limit, window=rule.window, decay=decay)
             try:
                 await budget.acquire(request.cost if rule.weighted else 1, max_wait=self._max_budget_wait)
             except (TimeoutError, BudgetExceeded) as exc:
+                shape = f"{limit} draining {decay:g}/s" if decay else f"{limit} per {rule.window:g}s"
                 raise RateLimitExceeded(
-                    f"client-side budget {rule.name} exhausted ({rule.limit} per {rule.window:g}s): {exc}",
+                    f"client-side budget {rule.name} exhausted ({shape}): {exc}",
                     exchange=self.exchange,
-                    retry_after=rule.window,
+                    retry_after=limit / decay if decay else rule.window,
                     details={"sent": False},
                 ) from None
 

@@ -77,3 +77,39 @@ def test_rules_apply_by_endpoint() -> None:
     assert WEIGHT.applies("anything", MarketType.SWAP)
     spot_only = RateLimitRule(name="s", limit=1, window=1, market_types=frozenset({MarketType.SPOT}))
     assert not spot_only.applies("x", MarketType.SWAP)
+
+
+@pytest.mark.parametrize("shared", ["memory", "redis"])
+async def test_decaying_counter_shared_and_by_tier(shared: str, request: pytest.FixtureRequest) -> None:
+    """Kraken-style: a counter of at most `limit` that drains `decay` per second, chosen by account tier."""
+    name = f"ex{secrets.token_hex(3)}"
+    store = budget_store(request.getfixturevalue("redis_url")) if shared == "redis" else BudgetStore()
+    rule = RateLimitRule(
+        name="rest",
+        limit=2,
+        decay=0.5,
+        scope="account",
+        tier_option="tier",
+        tiers={"starter": (2, 0.5), "pro": (4, 1.0)},
+        default_tier="starter",
+    )
+    creds = Credentials(api_key="K" * 20, api_secret="s")
+    async with LoopbackExchange() as exchange:
+        t = HttpTransport(name, lambda *_: None, rate_limits=(rule,), budgets=store, max_budget_wait=0.1)
+
+        async def burst(options: dict[str, str]) -> int:
+            sent = 0
+            for _ in range(6):
+                ctx = CallContext(exchange=name, base_url=exchange.url, credentials=creds, options=options)
+                try:
+                    await t.send(ctx, HttpRequest(method="GET", url=exchange.url + "/api/public/time", endpoint="x"))
+                    sent += 1
+                except RateLimitExceeded as exc:
+                    assert exc.details == {"sent": False}
+            return sent
+
+        assert await burst({}) == 2  # starter: 2, and 0.1 s of waiting drains only 0.05
+        other = Credentials(api_key="P" * 20, api_secret="s")
+        creds = other
+        assert await burst({"tier": "pro"}) == 4
+        await t.close()

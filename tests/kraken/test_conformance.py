@@ -211,3 +211,16 @@ def test_kraken_aliases() -> None:
     assert INDEX.by_native["XBT/USD"] is BTC_USD and INDEX.by_native["XDGUSD"] is DOGE_USD
     assert (kraken_asset("BTC"), kraken_asset("DOGE"), kraken_asset("SOL")) == ("XBT", "XDG", "SOL")
     assert "BTC/USD.d" not in INDEX.by_symbol  # dark-pool pairs are not offered
+
+
+def test_rest_counter_is_a_shared_decaying_budget() -> None:
+    """The core applies it before each counted call, shared across processes through Redis."""
+    from terminal5.contract import CallContext
+    from terminal5_kraken.plugin import REST_COUNTED_ENDPOINTS, exchange_spec
+
+    (rule,) = exchange_spec().rate_limits
+    assert rule.scope == "account" and rule.decay is not None
+    assert "order.place" not in REST_COUNTED_ENDPOINTS and "order.cancel" not in REST_COUNTED_ENDPOINTS
+    ctx = CallContext(exchange="kraken", base_url="http://127.0.0.1")
+    assert rule.for_context(ctx) == (15, 0.33)
+    assert rule.for_context(CallContext(exchange="kraken", base_url="x", options={"tier": "pro"})) == (20, 1.0)

@@ -110,7 +110,7 @@ class KrakenClient:
         }
         request = HttpRequest(
             method="POST", url=ctx.base_url.rstrip("/") + path, headers=headers, body=body,
-            endpoint=endpoint, redact=REDACT,
+            endpoint=endpoint, redact=REDACT, cost=k.REST_COST.get(path, 1),
         )
         response = await self.transport.send(ctx, request)
         return response.data.get("result") if isinstance(response.data, Mapping) else None

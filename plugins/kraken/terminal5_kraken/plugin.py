@@ -22,6 +22,7 @@ from terminal5.contract import (
     NativeClientId,
     NativeContext,
     NativePayload,
+    RateLimitRule,
 )
 from terminal5.errors import ExchangeError
 from terminal5.hookspecs import hookimpl
@@ -30,10 +31,12 @@ from terminal5_kraken import convert, errors, userref
 from terminal5_kraken.client import KrakenClient
 from terminal5_kraken.constants import (
     BROKER_OPTIONS,
+    DEFAULT_TIER,
     DISPLAY_NAME,
     EXCHANGE,
     ORDER_TYPE_TO_NATIVE,
     PRODUCTION_URL,
+    REST_COUNTER,
     STATUS,
 )
 
@@ -41,6 +44,31 @@ from terminal5_kraken.constants import (
 #: by the core before sending: reduce_only, position_side, margin_mode. Not listed, so reported as
 #: ignored: stop_loss_price, take_profit_price, trailing_delta, iceberg_qty.
 SUPPORTED_PARAMS = frozenset({"client_order_id", "price", "time_in_force", "stop_price"})
+
+
+#: private calls that count on the REST call counter (orders go to the trading engine's counter instead)
+REST_COUNTED_ENDPOINTS = frozenset(
+    {"order.query", "orders.open", "orders.closed", "trades", "balances", "orders.cancel_all_after"}
+)
+
+
+def shared_rest_counter() -> RateLimitRule:
+    """The REST call counter per API key as a decaying budget the core shares across gateway processes
+    through Redis (tier from the broker option ``tier``). The client's own model still covers the
+    trading-engine counter per pair, which depends on order ages."""
+    tiers = {tier: (int(limit), float(decay)) for tier, (limit, decay) in REST_COUNTER.items()}  # rates, not money
+    limit, decay = tiers[DEFAULT_TIER]
+    return RateLimitRule(
+        name="rest-counter",
+        limit=limit,
+        decay=decay,
+        scope="account",
+        weighted=True,
+        endpoints=REST_COUNTED_ENDPOINTS,
+        tiers=tiers,
+        tier_option="tier",
+        default_tier=DEFAULT_TIER,
+    )
 
 
 def exchange_spec() -> ExchangeSpec:
@@ -55,6 +83,7 @@ def exchange_spec() -> ExchangeSpec:
         client_factory=KrakenClient,
         features=frozenset({"amend_order", "cancel_all_after"}),
         broker_options=BROKER_OPTIONS,
+        rate_limits=(shared_rest_counter(),),
     )
 
 
