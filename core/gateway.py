@@ -413,6 +413,18 @@ class Gateway:
         return order, status is OrderStatus.UNKNOWN
 
     def _unknown_status_alert(self, order: Order, broker_id: int | None) -> None:
+        if order.native_status is None:  # the plugin could not read the answer at all
+            self.alerts.raise_(
+                Alert(
+                    kind="unconvertible_answer",
+                    key=f"unconvertible:{order.exchange}:{order.client_order_id}",
+                    exchange=order.exchange,
+                    severity="critical",
+                    message=f"{order.exchange} answer for order {order.client_order_id} (broker {broker_id}) could "
+                    "not be converted: stored raw as UNKNOWN; see the log for the plugin's error",
+                )
+            )
+            return
         self.alerts.raise_(
             Alert(
                 kind="unknown_status",
@@ -528,12 +540,38 @@ class Gateway:
         return await self._store_answer(broker, request, market, row, payload)
 
     async def _store_answer(
-        self, broker: BrokerInfo, request: OrderRequest | None, market: Market, row: Any, payload: NativePayload
+        self,
+        broker: BrokerInfo,
+        request: OrderRequest | None,
+        market: Market,
+        row: Any,
+        payload: NativePayload,
+        *,
+        keep_raw_on_failure: bool = True,
     ) -> Order:
+        """Convert and store an answer. A payload the plugin cannot convert is still stored raw, as UNKNOWN
+        (the order exists on the exchange: its answer must not be lost), unless ``keep_raw_on_failure`` is
+        False and the caller has another way to read the order."""
+
         def convert_and_save() -> tuple[Order, bool]:
-            order, unknown = self._convert(
-                broker.exchange, payload, market_type=market.type, request=request, market=market
-            )
+            try:
+                order, unknown = self._convert(
+                    broker.exchange, payload, market_type=market.type, request=request, market=market
+                )
+            except Exception as exc:
+                if not keep_raw_on_failure:
+                    raise
+                logger.exception(
+                    "{} answer for {} could not be converted; stored raw", broker.exchange, row.client_order_id
+                )
+                saved = self.orders.update(
+                    row.id,
+                    status=OrderStatus.UNKNOWN.value,
+                    raw_response=payload,
+                    outcome_unknown=False,
+                    error={"error": "PluginError", "message": f"from_native failed: {type(exc).__name__}: {exc}"},
+                )
+                return row_to_order(saved), True
             order = attrs.evolve(
                 order,
                 client_order_id=row.client_order_id,
@@ -802,8 +840,8 @@ class Gateway:
 
     async def _save_fetched(self, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
         if row is not None:
-            request = None
-            return await self._store_answer(broker, request, market, row, payload)
+            # a receipt that is not an order fails here: cancel_order then reads the order back
+            return await self._store_answer(broker, None, market, row, payload, keep_raw_on_failure=False)
 
         def convert_and_upsert() -> tuple[Order, bool]:
             order, unknown = self._convert(broker.exchange, payload, market_type=market.type, market=market)

@@ -134,3 +134,20 @@ async def test_level2_stop_loss_as_a_linked_child_order(alerting: Any) -> None:
         order(alerting, symbol="BTC/USDT:USDT", price="43000.1", stop_loss_price="41000", client_order_id="par-1")
     )
     assert len(alerting.exchange.placed) == 2
+
+
+async def test_an_answer_the_plugin_cannot_read_is_stored_raw(alerting: Any) -> None:
+    def broken(exchange: str, native: Any, context: Any) -> None:
+        if exchange == "loopback":
+            raise KeyError("origQty")
+        return None
+
+    alerting.gateway.hooks.pm.register(
+        SimpleNamespace(__name__="broken-reader", from_native=hookimpl(tryfirst=True)(broken))
+    )
+    placed = await alerting.gateway.place_order(order(alerting, client_order_id="unreadable"))
+    assert placed.status is OrderStatus.UNKNOWN and placed.raw["clientId"] == "unreadable"
+    assert alerting.exchange.placements("unreadable") == 1
+    stored = await alerting.gateway.get_order(broker_id=alerting.broker.id, client_order_id="unreadable")
+    assert stored.raw["status"] == "NEW" and stored.status is OrderStatus.UNKNOWN
+    assert [a.kind for a in alerting.alerts] == ["unconvertible_answer"]
