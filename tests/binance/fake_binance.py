@@ -96,6 +96,7 @@ class FakeBinance:
         #: futures one-way positions, native symbol -> signed amount
         self.positions: dict[str, Decimal] = {}
         self.hedge_mode = False  # the account's futures position mode
+        self.modifications: list[dict[str, str]] = []  # business params of every PUT /fapi/v1/order
         #: futures availableBalance (USDT) and the leverage every symbol trades at
         self.futures_available = Decimal("10000")
         self.leverage = Decimal(20)
@@ -215,6 +216,13 @@ class FakeBinance:
                               "Unknown order sent." if method == "DELETE" else "Order does not exist.")
             if method == "DELETE":
                 order["status"] = "CANCELED"
+            if method == "PUT":
+                if not futures or order["type"] != "LIMIT" or order["status"] not in OPEN_STATUSES:
+                    return _error(-2011, "Unknown order sent.")
+                if params.get("side") != order["side"]:
+                    return _error(-1102, "Mandatory parameter 'side' was not sent, was empty/null, or malformed.")
+                order["origQty"], order["price"] = params["quantity"], params["price"]
+                self.modifications.append(_business(params))
             view = self._view(order, futures)
             if method == "DELETE" and not futures:
                 view.update(origClientOrderId=order["clientOrderId"], clientOrderId="cxl")

@@ -31,25 +31,48 @@ GOOD_KEY, GOOD_SECRET = "checklist-key", "checklist-secret"
 ORDER_PATHS = ("/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder")
 #: the client id every scenario's order uses (see terminal5.testing.checklist)
 SCENARIO_IDS = {
-    "market_buy": "ck-market_buy", "market_sell": "ck-market_sell", "limit_buy": "ck-limit_buy",
-    "limit_sell": "ck-limit_sell", "stop_loss": "ck-stop", "take_profit": "ck-tp", "ioc": "ck-ioc",
-    "reduce_only": "ck-ro", "open_orders": "ck-open", "unknown_status": "ck-unknown",
-    "insufficient_balance": "ck-poor", "network_timeout": "ck-timeout",
+    "market_buy": "ck-market_buy",
+    "market_sell": "ck-market_sell",
+    "limit_buy": "ck-limit_buy",
+    "limit_sell": "ck-limit_sell",
+    "stop_loss": "ck-stop",
+    "take_profit": "ck-tp",
+    "ioc": "ck-ioc",
+    "reduce_only": "ck-ro",
+    "open_orders": "ck-open",
+    "unknown_status": "ck-unknown",
+    "insufficient_balance": "ck-poor",
+    "network_timeout": "ck-timeout",
 }
 #: native type each scenario must send, and where: spot, USDⓈ-M orders, USDⓈ-M conditional (algo) orders
 NATIVE = {
-    "spot": {"market_buy": "MARKET", "market_sell": "MARKET", "limit_buy": "LIMIT", "limit_sell": "LIMIT",
-             "stop_loss": "STOP_LOSS", "take_profit": "TAKE_PROFIT", "ioc": "LIMIT"},
-    "usdm": {"market_buy": "MARKET", "market_sell": "MARKET", "limit_buy": "LIMIT", "limit_sell": "LIMIT",
-             "stop_loss": "STOP_MARKET", "take_profit": "TAKE_PROFIT_MARKET", "ioc": "LIMIT", "reduce_only": "LIMIT"},
+    "spot": {
+        "market_buy": "MARKET",
+        "market_sell": "MARKET",
+        "limit_buy": "LIMIT",
+        "limit_sell": "LIMIT",
+        "stop_loss": "STOP_LOSS",
+        "take_profit": "TAKE_PROFIT",
+        "ioc": "LIMIT",
+    },
+    "usdm": {
+        "market_buy": "MARKET",
+        "market_sell": "MARKET",
+        "limit_buy": "LIMIT",
+        "limit_sell": "LIMIT",
+        "stop_loss": "STOP_MARKET",
+        "take_profit": "TAKE_PROFIT_MARKET",
+        "ioc": "LIMIT",
+        "reduce_only": "LIMIT",
+    },
 }
 ORDER_PATH = {"spot": "/api/v3/order", "usdm": "/fapi/v1/order"}
 #: what Binance answers an order the account cannot pay for
 NO_FUNDS = {"spot": -2010, "usdm": -2019}
-EDIT_REASON = (
-    "no in-place edit wired: the spec declares neither amend_order nor edit_order (spot only has "
-    "order/amend/keepPriority, quantity decrease only; USDⓈ-M PUT /fapi/v1/order is not implemented); "
-    "Gateway.edit_order raises UnsupportedParameterError, so cancel and re-place"
+#: USDⓈ-M modifies LIMIT orders in place (PUT /fapi/v1/order); spot cannot
+SPOT_EDIT_REASON = (
+    "Binance spot has no in-place price change (order/amend/keepPriority only reduces quantity, and its "
+    "answer shape is unsure in the reference): edit_order raises UnsupportedParameterError on spot"
 )
 
 
@@ -113,10 +136,12 @@ async def brokers(
     monkeypatch.setenv("TERMINAL5_BINANCE_CACHE_DIR", str(tmp_path / "binance-cache"))
     # 0.5 s: shorter than the fake's late answer in ``network_timeout``
     gateway = await t5_gateway(plugin, http_timeout=0.5)
-    good = await gateway.add_broker(user_id=1, exchange="binance", label="good", api_key=GOOD_KEY,
-                                    api_secret=GOOD_SECRET, base_url=fake.url)
-    bad = await gateway.add_broker(user_id=1, exchange="binance", label="bad", api_key="not-a-binance-key",
-                                   api_secret="nope", base_url=fake.url)
+    good = await gateway.add_broker(
+        user_id=1, exchange="binance", label="good", api_key=GOOD_KEY, api_secret=GOOD_SECRET, base_url=fake.url
+    )
+    bad = await gateway.add_broker(
+        user_id=1, exchange="binance", label="bad", api_key="not-a-binance-key", api_secret="nope", base_url=fake.url
+    )
     return gateway, good, bad
 
 
@@ -136,7 +161,7 @@ def _target(fake: FakeBinance, brokers: tuple[Any, Any, Any], product: str) -> C
         "huge_quantity": "100",
         "stop_price_below": "40000",
         "stop_price_above": "50000",
-        "unsupported": {"edit": EDIT_REASON},
+        "unsupported": {"edit": SPOT_EDIT_REASON} if product == "spot" else {},
         "arrange": _arrange(fake, product),
     }
     if product == "spot":
@@ -152,6 +177,33 @@ class TestBinanceUsdmChecklist(ExchangeChecklist):
     def checklist(self, fake: FakeBinance, brokers: tuple[Any, Any, Any]) -> ChecklistTarget:
         return _target(fake, brokers, "usdm")
 
+    async def test_modify_changes_price_and_quantity_in_place(
+        self, checklist: ChecklistTarget, fake: FakeBinance
+    ) -> None:
+        placed = await checklist.gateway.place_order(checklist.order(client_order_id="ck-modify"))
+        edited = await checklist.gateway.edit_order(
+            broker_id=checklist.broker.id,
+            client_order_id="ck-modify",
+            quantity=Decimal("0.006"),
+            price=Decimal("42999.9"),
+        )
+        assert edited.id == placed.id and edited.quantity == Decimal("0.006") and edited.price == Decimal("42999.9")
+        assert fake.modifications[-1]["side"] == "BUY" and fake.modifications[-1]["quantity"] == "0.006"
+        stored = await checklist.gateway.get_order(broker_id=checklist.broker.id, client_order_id="ck-modify")
+        assert stored.quantity == Decimal("0.006") and stored.raw["price"] == "42999.9"
+
+    async def test_off_tick_modification_is_refused_before_sending(
+        self, checklist: ChecklistTarget, fake: FakeBinance
+    ) -> None:
+        from terminal5.errors import InvalidOrder
+
+        await checklist.gateway.place_order(checklist.order(client_order_id="ck-modify-bad"))
+        with pytest.raises(InvalidOrder):
+            await checklist.gateway.edit_order(
+                broker_id=checklist.broker.id, client_order_id="ck-modify-bad", price=Decimal("42999.95")
+            )
+        assert not fake.modifications
+
 
 class TestBinanceChecklist(ExchangeChecklist):
     @pytest.fixture
@@ -161,8 +213,9 @@ class TestBinanceChecklist(ExchangeChecklist):
     # --- Binance specifics beyond the shared checklist ------------------------------------------------
 
     async def test_wrong_secret_is_invalid_signature(self, checklist: ChecklistTarget, fake: FakeBinance) -> None:
-        broker = await checklist.gateway.add_broker(user_id=1, exchange="binance", label="wrong-secret",
-                                                    api_key=GOOD_KEY, api_secret="wrong", base_url=fake.url)
+        broker = await checklist.gateway.add_broker(
+            user_id=1, exchange="binance", label="wrong-secret", api_key=GOOD_KEY, api_secret="wrong", base_url=fake.url
+        )
         with pytest.raises(AuthenticationError) as info:
             await checklist.gateway.fetch_balances(broker_id=broker.id)
         assert info.value.code == -1022
@@ -171,8 +224,9 @@ class TestBinanceChecklist(ExchangeChecklist):
     async def test_edit_is_refused_not_faked(self, checklist: ChecklistTarget) -> None:
         await checklist.gateway.place_order(checklist.order(client_order_id="ck-edit"))
         with pytest.raises(UnsupportedParameterError):
-            await checklist.gateway.edit_order(broker_id=checklist.broker.id, client_order_id="ck-edit",
-                                               price=Decimal("43000.20"))
+            await checklist.gateway.edit_order(
+                broker_id=checklist.broker.id, client_order_id="ck-edit", price=Decimal("43000.20")
+            )
 
     async def test_market_orders_fill_at_the_touch(self, checklist: ChecklistTarget) -> None:
         order = await checklist.gateway.place_order(checklist.order(type="market", price=None, client_order_id="ck-mk"))

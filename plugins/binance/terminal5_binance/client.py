@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,14 @@ from loguru import logger
 
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse, NativeCall, NativePayload, OrderRef, Transport
-from terminal5.errors import AuthenticationError, BadSymbol, ExchangeError, OrderNotFound, RateLimitExceeded
+from terminal5.errors import (
+    AuthenticationError,
+    BadSymbol,
+    ExchangeError,
+    OrderNotFound,
+    RateLimitExceeded,
+    UnsupportedParameterError,
+)
 from terminal5.models import Balance, Market, MarketType, OrderStatus, Position, Trade
 from terminal5_binance import constants as c
 from terminal5_binance.auth import api_key_headers, encode, sign
@@ -36,7 +44,15 @@ from terminal5_binance.convert import (
     to_ms,
     trade_from_native,
 )
-from terminal5_binance.markets import dec, parse_exchange_info, rate_limits_of
+from terminal5_binance.markets import (
+    check_lot,
+    check_price,
+    dec,
+    format_price,
+    format_quantity,
+    parse_exchange_info,
+    rate_limits_of,
+)
 from terminal5_binance.ratelimit import RateLimits
 from terminal5_binance.symbols import SymbolIndex, split_native
 
@@ -368,6 +384,36 @@ class BinanceClient:
             return await self._signed(ctx, "GET", c.FUTURES_API.algo_order, params, endpoint="algo.fetch")
         except OrderNotFound:
             return None
+
+    async def edit_order(
+        self, ctx: CallContext, ref: OrderRef, *, quantity: Decimal | None = None, price: Decimal | None = None
+    ) -> NativePayload:
+        """Modify an open futures LIMIT order in place (``PUT /fapi/v1/order``: same order id; Binance
+        cancels it when the new quantity is not above what is already filled). Spot has no in-place
+        price change, and untriggered conditional (algo) orders cannot be modified: cancel and place."""
+        if ctx.market_type is MarketType.SPOT or is_algo_id(ref.exchange_id):
+            what = "spot orders" if ctx.market_type is MarketType.SPOT else "conditional (algo) orders"
+            raise UnsupportedParameterError(
+                f"Binance cannot modify {what} in place: cancel and place a new one", exchange=c.EXCHANGE
+            )
+        current = await self.fetch_order(ctx, ref)
+        if current is None:
+            raise OrderNotFound("no such order to modify", exchange=c.EXCHANGE)
+        if current.get("type") != "LIMIT":
+            raise UnsupportedParameterError(
+                f"Binance modifies LIMIT orders only, not {current.get('type')}", exchange=c.EXCHANGE
+            )
+        new_quantity = quantity if quantity is not None else Decimal(str(current["origQty"]))
+        new_price = price if price is not None else Decimal(str(current["price"]))
+        check_lot(ref.market, new_quantity, is_market=False)
+        check_price(ref.market, new_price)
+        params = {
+            **self._order_params(OrderRef(market=ref.market, exchange_id=str(current["orderId"]))),
+            "side": str(current["side"]),
+            "quantity": format_quantity(ref.market, new_quantity),
+            "price": format_price(ref.market, new_price),
+        }
+        return await self._signed(ctx, "PUT", c.FUTURES_API.order, params, endpoint="order.modify", order=True)
 
     async def fetch_order(self, ctx: CallContext, ref: OrderRef) -> NativePayload | None:
         """The order, or ``None`` when Binance does not know it (never placed, or archived)."""

@@ -114,6 +114,7 @@ FUTURES_WEIGHTS: Final = {
     "account": 5,
     "positions": 5,
     "margin_type": 1,
+    "order.modify": 1,
     "position_mode": 30,  # GET positionSide/dual: the reference lists the endpoint, not its weight [unsure]
     "algo.place": 0,
     "algo.cancel": 1,

@@ -93,7 +93,9 @@ SPEC = ExchangeSpec(
     urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.TESTNET_URLS),
     client_factory=BinanceClient,
     rate_limits=_shared_rate_limits(),
-    features=frozenset({"fetch_positions", "fetch_my_trades", "fetch_closed_orders", "server_time", "algo_orders"}),
+    features=frozenset(
+        {"fetch_positions", "fetch_my_trades", "fetch_closed_orders", "server_time", "algo_orders", "edit_order"}
+    ),
     broker_options={
         "recv_window": "recvWindow in ms for signed requests (default 5000, max 60000)",
         "working_type": "futures trigger price source for conditional orders: MARK_PRICE or CONTRACT_PRICE",
