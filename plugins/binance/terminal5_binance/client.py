@@ -64,10 +64,13 @@ CACHE_DIR_ENV = "TERMINAL5_BINANCE_CACHE_DIR"
 
 
 def default_cache_dir() -> Path | None:
-    """``$TERMINAL5_BINANCE_CACHE_DIR`` (``off`` disables the disk cache), else the XDG cache dir."""
+    """``$TERMINAL5_BINANCE_CACHE_DIR`` (``off`` disables the disk cache), else beside the gateway's other
+    files (``$TERMINAL5_DATA_DIR/binance``), else the XDG cache dir."""
     configured = os.environ.get(CACHE_DIR_ENV)
     if configured is not None:
         return None if configured.strip().lower() in ("", "off", "none") else Path(configured)
+    if os.environ.get("TERMINAL5_DATA_DIR"):
+        return Path(os.environ["TERMINAL5_DATA_DIR"]) / "binance"
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "terminal5" / "binance"
 
