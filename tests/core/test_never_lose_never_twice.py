@@ -165,9 +165,22 @@ async def test_partial_fill_then_cancel_keeps_both_forms(env: Any) -> None:
 
 async def test_orders_placed_outside_the_gateway_are_adopted_as_external(env: Any) -> None:
     env.exchange.orders["77"] = {
-        "orderId": "77", "clientId": "web-ui-1", "symbol": "ETHUSDT", "side": "SELL", "type": "LIMIT",
-        "origQty": "0.5", "price": "3000", "stopPrice": None, "executedQty": "0.1", "avgPrice": "3000",
-        "fee": "0", "feeAsset": "USDT", "status": "PARTIALLY_FILLED", "time": 1, "updateTime": 2, "visibleAfter": 0,
+        "orderId": "77",
+        "clientId": "web-ui-1",
+        "symbol": "ETHUSDT",
+        "side": "SELL",
+        "type": "LIMIT",
+        "origQty": "0.5",
+        "price": "3000",
+        "stopPrice": None,
+        "executedQty": "0.1",
+        "avgPrice": "3000",
+        "fee": "0",
+        "feeAsset": "USDT",
+        "status": "PARTIALLY_FILLED",
+        "time": 1,
+        "updateTime": 2,
+        "visibleAfter": 0,
     }
     env.exchange.owner["77"] = "key-1"
     found = await env.gateway.reconcile(env.broker.id)
@@ -183,3 +196,22 @@ async def test_orders_placed_outside_the_gateway_are_adopted_as_external(env: An
 async def test_client_id_locks_are_released(env: Any) -> None:
     await asyncio.gather(*(env.gateway.place_order(env.order(client_order_id=f"lk-{i % 5}")) for i in range(20)))
     assert len(env.gateway._locks) == 0  # one lock per client id in flight, none kept afterwards
+
+
+async def test_an_order_the_exchange_never_got_is_closed_only_after_the_grace_window(env: Any) -> None:
+    import attrs
+
+    env.exchange.inject(Fault(kind="error_before_accept", status=503))  # refused, but we cannot know it
+    order = await env.gateway.place_order(env.order(client_order_id="never-1"))
+    assert order.status is OrderStatus.PENDING_SUBMIT
+    found = await env.gateway.reconcile(env.broker.id)  # inside the grace window: still unknown, kept
+    assert found["not_found"] == 0
+    assert (await env.gateway.get_order(broker_id=env.broker.id, client_order_id="never-1")).status is (
+        OrderStatus.PENDING_SUBMIT
+    )
+    env.gateway.settings = attrs.evolve(env.gateway.settings, unknown_outcome_grace=0.0)
+    found = await env.gateway.reconcile(env.broker.id)
+    assert found["not_found"] == 1
+    stored = await env.gateway.get_order(broker_id=env.broker.id, client_order_id="never-1")
+    assert stored.status is OrderStatus.REJECTED
+    assert env.exchange.attempts["never-1"] == 1 and env.exchange.placements("never-1") == 0
