@@ -31,6 +31,7 @@ from terminal5.contract import (
     Credentials,
     ExchangeClient,
     ExchangeSpec,
+    NativeCall,
     NativeClientId,
     NativeContext,
     NativePayload,
@@ -480,9 +481,7 @@ class Gateway:
             self.client_ids.claim, exchange, cid, lambda attempt: self.hooks.map_client_id(exchange, cid, attempt)
         )
         typed_native_id = self._typed_native_id(entry.spec, native_id)
-        call = self.hooks.to_native(exchange, request, market, typed_native_id, broker.options)
-        if request.extra_params:
-            call = call.with_params(request.extra_params)
+        call = self._native_call(broker, request, market, typed_native_id)
         row = await self.storage.run(
             self.orders.insert_intent,
             request=request,
@@ -502,6 +501,13 @@ class Gateway:
         if order.status is not OrderStatus.REJECTED and call.attached:
             await self._place_attached(entry, ctx, broker, request, market, call.attached, request_id)
         return order
+
+    def _native_call(
+        self, broker: BrokerInfo, request: OrderRequest, market: Market, native_id: NativeClientId
+    ) -> NativeCall:
+        """The plugin's native call, with Level-3 ``extra_params`` applied verbatim on top."""
+        call = self.hooks.to_native(broker.exchange, request, market, native_id, broker.options)
+        return call.with_params(request.extra_params) if request.extra_params else call
 
     @staticmethod
     def _typed_native_id(spec: ExchangeSpec, native_id: str) -> NativeClientId:
@@ -672,9 +678,7 @@ class Gateway:
                 # Refused before it could exist: sending it now is the first real submission.
                 ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
                 native_id = self._typed_native_id(entry.spec, existing.native_client_id)
-                call = self.hooks.to_native(broker.exchange, request, market, native_id, broker.options)
-                if request.extra_params:
-                    call = call.with_params(request.extra_params)
+                call = self._native_call(broker, request, market, native_id)
                 await self.storage.run(self.orders.update, existing.id, status=OrderStatus.PENDING_SUBMIT.value)
                 return await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
             raise cls(error.get("message", "rejected"), exchange=broker.exchange, code=error.get("code"))
