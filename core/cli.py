@@ -160,7 +160,7 @@ def cmd_exchanges(args: argparse.Namespace, out: Out) -> int:
                 lines.append(f"    order types: {', '.join(e['order_types'].get(market_type, []))}")
                 lines.append(f"    parameters:  {', '.join(e['supported_params'].get(market_type, []))}")
             if e["features"]:
-                lines.append(f"  features: {', '.join(e['features'])}")
+                lines.append(f"  capabilities: {', '.join(e['features'])}")
             if e["broker_options"]:
                 lines.append(f"  broker options: {', '.join(e['broker_options'])}")
             blocks.append("\n".join(lines))

@@ -7,8 +7,10 @@ inside a ``CallContext``, so two accounts' requests can interleave on one client
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 import attrs
@@ -226,9 +228,9 @@ class ExchangeSpec:
     order_types: Mapping[MarketType, frozenset[str]]
     client_id: ClientIdRule
     urls: ExchangeUrls
+    #: builds the one native client of this exchange type: the client class itself (or a function whose
+    #: return annotation names it), so ``features`` can be derived without building a client
     client_factory: Callable[[Transport], ExchangeClient]
-    #: operations beyond the mandatory ones, e.g. {"edit_order", "fetch_positions", "cancel_all_after"}
-    features: frozenset[str] = frozenset()
     #: per-broker options the plugin understands (name -> description), validated at broker creation
     broker_options: Mapping[str, str] = attrs.field(factory=dict)
     #: published limits the core enforces before sending (see RateLimitRule)
@@ -237,6 +239,17 @@ class ExchangeSpec:
 
     def supports(self, market_type: MarketType, param: str) -> bool:
         return param in self.supported_params.get(market_type, frozenset())
+
+    def can(self, capability: type) -> bool:
+        """Whether the client implements an optional capability protocol, e.g. ``spec.can(SupportsEditOrder)``."""
+        cls = client_class(self.client_factory)
+        return cls is not None and isinstance(cls, capability)
+
+    @property
+    def features(self) -> frozenset[str]:
+        """The optional capabilities (``CAPABILITIES``) the client implements: derived, never declared."""
+        cls = client_class(self.client_factory)
+        return capabilities(cls) if cls is not None else frozenset()
 
 
 @runtime_checkable
@@ -258,9 +271,13 @@ class Transport(Protocol):
 
 @runtime_checkable
 class ExchangeClient(Protocol):
-    """The native client a plugin's ``client_factory`` returns. One per exchange type, stateless about
-    accounts: every method takes the call's ``CallContext``. Order payloads are returned raw and the
-    core turns them into ``Order`` through ``from_native``."""
+    """The native client a plugin's ``client_factory`` returns: the methods every client has.
+
+    One per exchange type, stateless about accounts: every method takes the call's ``CallContext``.
+    Order payloads are returned raw and the core turns them into ``Order`` through ``from_native``.
+    What a client may offer beyond this is an optional capability below: implement the method and the
+    core uses it (and ``terminal5 exchanges`` lists it); there is nothing to declare by hand.
+    """
 
     async def load_markets(self, ctx: CallContext) -> Sequence[Market]: ...
 
@@ -272,22 +289,105 @@ class ExchangeClient(Protocol):
 
     async def fetch_open_orders(self, ctx: CallContext, market: Market | None) -> Sequence[NativePayload]: ...
 
-    async def fetch_closed_orders(
-        self, ctx: CallContext, market: Market | None, since: datetime | None
-    ) -> Sequence[NativePayload]: ...
-
-    async def fetch_my_trades(self, ctx: CallContext, market: Market, since: datetime | None) -> Sequence[Trade]: ...
-
     async def fetch_balances(self, ctx: CallContext) -> Sequence[Balance]: ...
-
-    async def fetch_positions(self, ctx: CallContext) -> Sequence[Position]: ...
-
-    async def server_time(self, ctx: CallContext) -> datetime: ...
 
     async def close(self) -> None: ...
 
 
-AsyncFactory = Callable[[Transport], Awaitable[ExchangeClient]]
+# --- optional capabilities: the core asks ``isinstance(client, SupportsX)`` ---------------------------
+
+
+@runtime_checkable
+class SupportsEditOrder(Protocol):
+    """Amend an open order's quantity and/or price in place (same order id). Returns the order payload,
+    or ``None`` when the exchange answers a receipt (the core then reads the order back). Raise
+    ``UnsupportedParameterError`` for the orders the exchange cannot amend."""
+
+    async def edit_order(
+        self, ctx: CallContext, ref: OrderRef, *, quantity: Decimal | None = None, price: Decimal | None = None
+    ) -> NativePayload | None: ...
+
+
+@runtime_checkable
+class SupportsCancelAllAfter(Protocol):
+    """The exchange's dead-man's switch: cancel every open order unless called again within
+    ``timeout_s`` seconds; 0 disables it."""
+
+    async def cancel_all_after(self, ctx: CallContext, timeout_s: int) -> NativePayload: ...
+
+
+@runtime_checkable
+class SupportsPositions(Protocol):
+    """Open derivative positions of the account (called for the non-spot market types)."""
+
+    async def fetch_positions(self, ctx: CallContext) -> Sequence[Position]: ...
+
+
+@runtime_checkable
+class SupportsAccountConfig(Protocol):
+    """Account settings a trader must know before the first order, e.g. ``{"position_mode": "hedge",
+    "margin_mode": "isolated"}`` (``position_mode`` "hedge"/"one_way")."""
+
+    async def fetch_account_config(self, ctx: CallContext) -> Mapping[str, str]: ...
+
+
+@runtime_checkable
+class SupportsClosedOrders(Protocol):
+    """Orders no longer open (filled, cancelled, expired), newest history the exchange keeps."""
+
+    async def fetch_closed_orders(
+        self, ctx: CallContext, market: Market | None, since: datetime | None
+    ) -> Sequence[NativePayload]: ...
+
+
+@runtime_checkable
+class SupportsMyTrades(Protocol):
+    """The account's fills on one market."""
+
+    async def fetch_my_trades(self, ctx: CallContext, market: Market, since: datetime | None) -> Sequence[Trade]: ...
+
+
+@runtime_checkable
+class SupportsServerTime(Protocol):
+    """The exchange's clock."""
+
+    async def server_time(self, ctx: CallContext) -> datetime: ...
+
+
+#: every optional capability, by the name users see (``terminal5 exchanges``, ``/v1/exchanges``): the one
+#: definition of these names
+CAPABILITIES: Mapping[str, type] = {
+    "edit_order": SupportsEditOrder,
+    "cancel_all_after": SupportsCancelAllAfter,
+    "fetch_positions": SupportsPositions,
+    "fetch_account_config": SupportsAccountConfig,
+    "fetch_closed_orders": SupportsClosedOrders,
+    "fetch_my_trades": SupportsMyTrades,
+    "server_time": SupportsServerTime,
+}
+
+
+def capabilities(client: object) -> frozenset[str]:
+    """The optional capabilities a client (an instance, or its class) implements."""
+    return frozenset(name for name, protocol in CAPABILITIES.items() if isinstance(client, protocol))
+
+
+def missing_methods(client: object) -> list[str]:
+    """The ``ExchangeClient`` methods a client (an instance, or its class) lacks."""
+    required = [name for name in vars(ExchangeClient) if not name.startswith("_") and callable(vars(ExchangeClient)[name])]
+    return [name for name in required if not callable(getattr(client, name, None))]
+
+
+def client_class(factory: Callable[..., Any]) -> type | None:
+    """The class a ``client_factory`` builds: the factory itself when it is a class, else its return
+    annotation when that names a class (``def make(transport) -> MyClient``), else None."""
+    if isinstance(factory, type):
+        return factory
+    try:
+        returned = typing.get_type_hints(factory).get("return")
+    except Exception:  # unresolvable annotations: nothing to derive from
+        return None
+    return returned if isinstance(returned, type) else None
 
 
 @attrs.frozen(kw_only=True)

@@ -36,6 +36,10 @@ from terminal5.contract import (
     NativeContext,
     NativePayload,
     OrderRef,
+    SupportsCancelAllAfter,
+    SupportsEditOrder,
+    SupportsPositions,
+    missing_methods,
 )
 from terminal5.convert import structure_request
 from terminal5.errors import (
@@ -78,8 +82,6 @@ from terminal5.transport import CallObserver, CallRecord, HttpTransport
 
 #: waits before each lookup of an order whose submission outcome is unknown (seconds)
 DEFAULT_LOOKUP_DELAYS = (0.25, 1.0, 2.0)
-#: client methods that amend an order in place, by feature name
-EDIT_FEATURES = ("amend_order", "edit_order")
 
 
 def generate_client_order_id(user_id: int) -> str:
@@ -296,7 +298,13 @@ class Gateway:
                 rate_limits=spec.rate_limits,
                 budgets=self.budgets,
             )
-            entry = _Client(spec=spec, transport=transport, client=spec.client_factory(transport))
+            client = spec.client_factory(transport)
+            if not isinstance(client, ExchangeClient):
+                raise PluginError(
+                    f"{spec.distribution}: the {exchange} client lacks {', '.join(missing_methods(client))}",
+                    exchange=exchange,
+                )
+            entry = _Client(spec=spec, transport=transport, client=client)
             self._clients[exchange] = entry
         return entry
 
@@ -893,32 +901,31 @@ class Gateway:
         price: Decimal | None = None,
         request_id: str | None = None,
     ) -> Order:
-        """Amend quantity and/or price in place, where the exchange offers it (feature ``amend_order`` or
-        ``edit_order``: a client method ``(ctx, ref, *, quantity, price) -> payload | None``)."""
+        """Amend quantity and/or price in place, where the client can (``SupportsEditOrder``)."""
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
             broker = await self.get_broker(broker_id, user_id)
             entry = self.client_for(broker.exchange)
-            method = next((getattr(entry.client, f, None) for f in EDIT_FEATURES if f in entry.spec.features), None)
-            if method is None:
+            client = entry.client
+            if not isinstance(client, SupportsEditOrder):
                 raise UnsupportedParameterError(
                     f"{broker.exchange} cannot edit an order: cancel it and place a new one", exchange=broker.exchange
                 )
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
-            payload = await method(at.ctx, at.ref, quantity=quantity, price=price)
+            payload = await client.edit_order(at.ctx, at.ref, quantity=quantity, price=price)
             payload = payload or await entry.client.fetch_order(at.ctx, at.ref)
             if payload is None:
                 raise OrderNotFound("order not found after the edit", exchange=broker.exchange)
             return await self._save_fetched(broker, at.ref.market, at.row, payload)
 
     async def cancel_all_after(self, *, broker_id: int, timeout: int, user_id: int | None = None) -> NativePayload:
-        """The exchange's dead-man's switch (feature ``cancel_all_after``); ``timeout`` 0 disables it."""
+        """The exchange's dead-man's switch (``SupportsCancelAllAfter``); ``timeout`` 0 disables it."""
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
-        method = getattr(entry.client, "cancel_all_after", None)
-        if "cancel_all_after" not in entry.spec.features or method is None:
+        client = entry.client
+        if not isinstance(client, SupportsCancelAllAfter):
             raise UnsupportedParameterError(f"{broker.exchange} offers no dead-man's switch", exchange=broker.exchange)
         market_type = sorted(entry.spec.market_types)[0]
-        return await method(await self.context(broker, market_type), timeout)
+        return await client.cancel_all_after(await self.context(broker, market_type), timeout)
 
     async def list_orders(self, **filters: Any) -> list[Order]:
         rows = await self.storage.run(lambda: self.orders.list(**filters))
@@ -963,12 +970,15 @@ class Gateway:
     async def fetch_positions(self, *, broker_id: int, user_id: int | None = None) -> list[Position]:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
+        client = entry.client
         out: list[Position] = []
+        if not isinstance(client, SupportsPositions):
+            return out  # an exchange without positions (spot only) has none open
         for market_type in sorted(entry.spec.market_types):
             if market_type is MarketType.SPOT:
                 continue
             ctx = await self.context(broker, market_type)
-            out.extend(await entry.client.fetch_positions(ctx))
+            out.extend(await client.fetch_positions(ctx))
         return out
 
     # --- reconciliation (the seed's Terminal 7) ---------------------------------------------------

@@ -23,9 +23,12 @@ from terminal5.contract import (
     NativeClientId,
     NativeContext,
     NativePayload,
+    client_class,
+    missing_methods,
 )
 from terminal5.errors import ExchangeError, ExchangeNotFound, PluginError
 from terminal5.hookspecs import PROJECT, specs
+from terminal5.hookspecs.markers import OVERRIDES_ATTR
 from terminal5.models import Market, Order, OrderRequest, OrderStatus
 
 ENTRY_POINT_GROUP = PROJECT
@@ -67,14 +70,45 @@ def build_plugin_manager(
             pm.register(plugin, name=ep.name)
             distributions[ep.name] = ep.dist.name if ep.dist else ep.name
     for plugin in plugins:
-        name = pm.register(plugin)
+        if pm.is_registered(plugin):
+            # e.g. installed (entry point) and also named in TERMINAL5_PLUGINS_EXTRA: one object, loaded once
+            logger.warning(
+                "plugin {} is loaded twice (as {!r} and given again in code or TERMINAL5_PLUGINS_EXTRA): kept once",
+                _label(plugin),
+                pm.get_name(plugin),
+            )
+            continue
+        name = _label(plugin)
+        if pm.has_plugin(name):
+            raise PluginError(
+                f"two different plugins are named {name!r} (one is {_label(pm.get_plugin(name))}): "
+                "rename one, or load it one way only (entry point or TERMINAL5_PLUGINS_EXTRA)"
+            )
+        name = pm.register(plugin, name=name)
         if name is not None:
-            distributions[name] = getattr(plugin, "__name__", name)
+            distributions[name] = name
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"unknown hook implementation: {exc}") from exc
     return pm, distributions
+
+
+def _label(plugin: Any) -> str:
+    """How messages name a plugin object: its module or ``__name__``, else its class."""
+    name = getattr(plugin, "__name__", None)
+    return name if isinstance(name, str) else f"{type(plugin).__module__}.{type(plugin).__qualname__}@{id(plugin):x}"
+
+
+def _per_exchange_hooks(pm: pluggy.PluginManager) -> list[str]:
+    """The hooks that take an ``exchange`` argument: dispatched to that exchange's plugin only."""
+    return [
+        name
+        for name in dir(pm.hook)
+        if not name.startswith("_")
+        and (caller := getattr(pm.hook, name)).spec is not None
+        and "exchange" in caller.spec.argnames
+    ]
 
 
 @attrs.define
@@ -98,12 +132,58 @@ class Registry:
 
 
 class Hooks:
-    """Typed façade over ``pm.hook``: every core module calls these, never pluggy directly."""
+    """Typed façade over ``pm.hook``: every core module calls these, never pluggy directly.
+
+    A per-exchange hook (one taking ``exchange``) is dispatched only to the plugin that registered that
+    exchange and to the plugins that declare an override for it (``terminal5.hookspecs.overrides``): a
+    plugin cannot answer, by mistake or not, for an exchange it does not own.
+    """
 
     def __init__(self, pm: pluggy.PluginManager, distributions: dict[str, str] | None = None) -> None:
         self.pm = pm
         self.distributions = distributions or {}
+        self.owners: dict[str, str] = {}  # exchange -> plugin name
         self.registry = self._collect_exchanges()
+        self.per_exchange = frozenset(_per_exchange_hooks(pm))
+        self._kept: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
+        self._refuse_unreachable()
+
+    def _name(self, plugin_name: str) -> str:
+        return self.distributions.get(plugin_name, plugin_name)
+
+    def _refuse_unreachable(self) -> None:
+        """A per-exchange hook of a plugin that registers no exchange and overrides none could never be
+        called: say so now rather than ignore it silently."""
+        owners = set(self.owners.values())
+        for hook in sorted(self.per_exchange):
+            for impl in getattr(self.pm.hook, hook).get_hookimpls():
+                if impl.plugin_name not in owners and not getattr(impl.function, OVERRIDES_ATTR, None):
+                    raise PluginError(
+                        f"plugin {self._name(impl.plugin_name)}: its {hook} hook answers for no exchange: it "
+                        "registers none and declares no override; decorate it with "
+                        "@terminal5.hookspecs.overrides('<exchange>') to override one exchange"
+                    )
+
+    def _impls(self, hook: str, exchange: str) -> list[Any]:
+        """The implementations of ``hook`` that may answer for ``exchange``: its owner's and the declared
+        overrides, in pluggy's order."""
+        impls = getattr(self.pm.hook, hook).get_hookimpls()
+        key = (hook, exchange, tuple(i.plugin_name for i in impls))  # a plugin registered later changes the key
+        if key not in self._kept:
+            owner = self.owners.get(exchange)
+            self._kept[key] = [
+                impl
+                for impl in impls
+                if impl.plugin_name == owner or exchange in getattr(impl.function, OVERRIDES_ATTR, ())
+            ]
+        return self._kept[key]
+
+    def _call(self, hook: str, exchange: str, **kwargs: Any) -> Any:
+        # pluggy's own call loop (firstresult, wrappers, tracing) over the kept implementations; its
+        # subset_hook_caller would do the same but needs hashable plugin objects, which modules are and
+        # SimpleNamespace plugins are not
+        firstresult = bool(getattr(self.pm.hook, hook).spec.opts.get("firstresult"))
+        return self.pm._hookexec(hook, self._impls(hook, exchange), {"exchange": exchange, **kwargs}, firstresult)
 
     # discovery
     def _collect_exchanges(self) -> Registry:
@@ -111,7 +191,7 @@ class Hooks:
         for impl in self.pm.hook.register_exchanges.get_hookimpls():
             dist = self.distributions.get(impl.plugin_name, impl.plugin_name)
 
-            def register(spec: ExchangeSpec, _dist: str = dist) -> None:
+            def register(spec: ExchangeSpec, _dist: str = dist, _plugin: str = impl.plugin_name) -> None:
                 if not isinstance(spec, ExchangeSpec):
                     raise PluginError(f"{_dist}: register() takes an ExchangeSpec, got {type(spec).__name__}")
                 if spec.name in registry.specs:
@@ -120,14 +200,19 @@ class Hooks:
                         f"exchange {spec.name!r} is provided by two plugins: {other} and {_dist}; "
                         "uninstall or block one (TERMINAL5_PLUGINS_BLOCK)"
                     )
+                cls = client_class(spec.client_factory)
+                missing = missing_methods(cls) if cls is not None else []
+                if missing:
+                    raise PluginError(f"{_dist}: the {spec.name} client lacks {', '.join(missing)} (ExchangeClient)")
                 registry.specs[spec.name] = attrs.evolve(spec, distribution=_dist)
+                self.owners[spec.name] = _plugin
 
             impl.function(register=register)
         return registry
 
     # order path
     def map_client_id(self, exchange: str, client_order_id: str, attempt: int) -> NativeClientId:
-        result = self.pm.hook.map_client_id(exchange=exchange, client_order_id=client_order_id, attempt=attempt)
+        result = self._call("map_client_id", exchange, client_order_id=client_order_id, attempt=attempt)
         if result is None:
             raise PluginError(f"no plugin maps client ids for {exchange!r}", exchange=exchange)
         if not isinstance(result, (str, int)) or isinstance(result, bool):
@@ -142,8 +227,9 @@ class Hooks:
         native_client_id: NativeClientId,
         options: Mapping[str, Any] | None = None,
     ) -> NativeCall:
-        call = self.pm.hook.to_native(
-            exchange=exchange,
+        call = self._call(
+            "to_native",
+            exchange,
             request=request,
             market=market,
             native_client_id=native_client_id,
@@ -154,13 +240,13 @@ class Hooks:
         return call
 
     def map_error(self, exchange: str, response: HttpResponse, ctx: CallContext) -> ExchangeError | None:
-        error = self.pm.hook.map_error(exchange=exchange, response=response, ctx=ctx)
+        error = self._call("map_error", exchange, response=response, ctx=ctx)
         if error is not None and not isinstance(error, ExchangeError):
             raise PluginError(f"map_error for {exchange!r} returned {type(error).__name__}")
         return error
 
     def from_native(self, exchange: str, native: NativePayload, context: NativeContext) -> Order:
-        order = self.pm.hook.from_native(exchange=exchange, native=native, context=context)
+        order = self._call("from_native", exchange, native=native, context=context)
         if not isinstance(order, Order):
             raise PluginError(f"from_native for {exchange!r} returned {type(order).__name__}", exchange=exchange)
         return order
@@ -168,7 +254,7 @@ class Hooks:
     def normalize_status(self, exchange: str, native_status: str) -> OrderStatus | None:
         """The plugin's answer, or None when no plugin knows this status. Never raises."""
         try:
-            status = self.pm.hook.normalize_status(exchange=exchange, native_status=native_status)
+            status = self._call("normalize_status", exchange, native_status=native_status)
         except Exception:
             logger.exception("normalize_status raised for {} {!r}", exchange, native_status)
             return None

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from terminal5.testing.pytest_plugin import skip_or_fail
+
+# The core's tests place orders on the loopback exchange through the plugin template (the one example
+# exchange). Where the template is not installed (tox env `core`: no plugin installed, none discovered),
+# it is imported from its folder: importable, never discovered, since it has no entry point then.
+TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "template"
+if importlib.util.find_spec("terminal5_template") is None:
+    sys.path.insert(0, str(TEMPLATE))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE), os.environ.get("PYTHONPATH")]))
 
 PG_URL = os.environ.get("TERMINAL5_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TERMINAL5_TEST_REDIS", "redis://127.0.0.1:6379/0")

@@ -21,7 +21,7 @@ from typing import Any
 
 from loguru import logger
 
-from terminal5.contract import Alert
+from terminal5.contract import Alert, SupportsAccountConfig, SupportsPositions
 from terminal5.convert import converter, to_decimal, unstructure
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import (
@@ -35,7 +35,6 @@ from terminal5.models import MarketType, Order, OrderStatus
 from terminal5.storage.brokers import BrokerInfo
 
 MAX_PAGE = 500
-EDIT_FEATURES = ("amend_order", "edit_order")
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -204,8 +203,8 @@ class Api:
         by: str = "client_order_id",
         request_id: str | None = None,
     ) -> dict[str, Any]:
-        """Amend quantity and/or price in place, where the exchange offers it (feature ``amend_order``
-        or ``edit_order`` with a client method of that name). Otherwise 422."""
+        """Amend quantity and/or price in place, where the exchange's client can (capability
+        ``edit_order``). Otherwise 422."""
         self._check_accepting()
         if not isinstance(changes, Mapping):
             raise _bad("request", "must be a JSON object")
@@ -371,9 +370,10 @@ async def dead_man_switch(gw: Gateway, broker: BrokerInfo, timeout: int) -> dict
 async def test_broker(gw: Gateway, broker: BrokerInfo) -> dict[str, Any]:
     """Check the keys with an authenticated read; on futures, report position mode and margin mode.
 
-    The position mode comes from the client's optional ``fetch_account_config(ctx)`` (a mapping with
-    ``position_mode`` "hedge"/"one_way" and ``margin_mode``) when the plugin has one, otherwise it is
-    inferred from open positions (long/short sides mean hedge, "both" one-way), else "unknown".
+    The position mode comes from the client's ``fetch_account_config(ctx)`` (``SupportsAccountConfig``:
+    a mapping with ``position_mode`` "hedge"/"one_way" and ``margin_mode``) when it has one, otherwise it
+    is inferred from open positions (``SupportsPositions``: long/short sides mean hedge, "both" one-way),
+    else "unknown".
     """
     entry = gw.client_for(broker.exchange)
     out: dict[str, Any] = {"broker_id": broker.id, "exchange": broker.exchange, "ok": False, "market_types": {}}
@@ -390,12 +390,12 @@ async def test_broker(gw: Gateway, broker: BrokerInfo) -> dict[str, Any]:
         info: dict[str, Any] = {"position_mode": "unknown", "margin_mode": "unknown"}
         try:
             ctx = await gw.context(broker, market_type)
-            config = getattr(entry.client, "fetch_account_config", None)
-            if config is not None:
-                data = dict(await config(ctx) or {})
+            client = entry.client
+            if isinstance(client, SupportsAccountConfig):
+                data = dict(await client.fetch_account_config(ctx) or {})
                 info.update({k: str(v) for k, v in data.items() if k in ("position_mode", "margin_mode")})
-            else:
-                positions = await entry.client.fetch_positions(ctx)
+            elif isinstance(client, SupportsPositions):
+                positions = await client.fetch_positions(ctx)
                 sides = {p.side for p in positions}
                 if sides & {"long", "short"}:
                     info["position_mode"] = "hedge"

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 import pytest
 
+from terminal5.contract import SupportsEditOrder
 from terminal5.errors import (
     AuthenticationError,
     BadSymbol,
@@ -174,7 +175,7 @@ class ExchangeChecklist:
         spec = gateway.registry.get(checklist.exchange)
         placed = await gateway.place_order(checklist.order(client_order_id="ck-edit"))
         new_quantity = Decimal(checklist.edit_quantity or Decimal(checklist.quantity) * 2)
-        if not {"amend_order", "edit_order"} & spec.features:
+        if not spec.can(SupportsEditOrder):
             with pytest.raises(UnsupportedParameterError):
                 await gateway.edit_order(
                     broker_id=checklist.broker.id, client_order_id="ck-edit", quantity=new_quantity

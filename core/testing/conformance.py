@@ -13,9 +13,19 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from terminal5.contract import CallContext, ExchangeSpec, HttpResponse
+from terminal5.contract import CallContext, ExchangeSpec, HttpResponse, NativeClientId
 from terminal5.errors import ExchangeError
-from terminal5.models import EXCHANGE_STATUSES, LEVEL1_PARAMS, LEVEL2_PARAMS, Market, OrderStatus, OrderType
+from terminal5.models import (
+    EXCHANGE_STATUSES,
+    LEVEL1_PARAMS,
+    LEVEL2_PARAMS,
+    Market,
+    OrderRequest,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+)
 from terminal5.plugins import Hooks
 
 UNLIKELY_STATUS = "__terminal5_status_nobody_documents__"
@@ -48,22 +58,34 @@ def check_status_table(hooks: Hooks, exchange: str, documented: Iterable[str]) -
     assert hooks.normalize_status(exchange, UNLIKELY_STATUS) is None, "unknown statuses must give None (-> UNKNOWN)"
 
 
+ErrorCase = tuple[HttpResponse, type[ExchangeError]] | tuple[HttpResponse, type[ExchangeError], str | int]
+
+
 def check_error_map(
     hooks: Hooks,
     exchange: str,
-    cases: Sequence[tuple[HttpResponse, type[ExchangeError]]],
+    cases: Sequence[ErrorCase],
     ctx: CallContext | None = None,
 ) -> None:
-    """Each declared native error maps to the expected taxonomy class, carrying its native code."""
+    """The plugin's ``map_error`` gives, for each case, exactly the expected taxonomy class carrying the
+    native code: the case's code when it names one (``(response, InsufficientFunds, -2010)``), else any.
+
+    Judged by the error's type and ``code``, never by message text; a failure is labelled with the HTTP
+    status and the native code."""
     ctx = ctx or CallContext(exchange=exchange, base_url="http://127.0.0.1")
     wrong = []
-    for response, expected in cases:
+    for case in cases:
+        response, expected = case[0], case[1]
+        code = case[2] if len(case) > 2 else None  # type: ignore[misc]
         error = hooks.map_error(exchange, response, ctx)
+        label = f"HTTP {response.status} code {code if code is not None else getattr(error, 'code', None)!r}"
         if type(error) is not expected:
-            wrong.append((response.text[:80], expected.__name__, type(error).__name__))
+            wrong.append((label, expected.__name__, type(error).__name__))
         elif error is not None and error.code is None:
-            wrong.append((response.text[:80], "a native code", "None"))
-    assert not wrong, f"{exchange}: error mapping wrong for (body, expected, got): {wrong}"
+            wrong.append((label, "a native code", "None"))
+        elif error is not None and code is not None and str(error.code) != str(code):
+            wrong.append((label, f"code {code!r}", f"code {error.code!r}"))
+    assert not wrong, f"{exchange}: error mapping wrong for (case, expected, got): {wrong}"
 
 
 def check_success_is_not_an_error(hooks: Hooks, exchange: str, responses: Sequence[HttpResponse]) -> None:
@@ -89,16 +111,58 @@ def check_client_id_mapping(hooks: Hooks, spec: ExchangeSpec, samples: Iterable[
                 assert pattern.match(value), f"{cid!r} -> {value!r} breaks {spec.client_id.pattern}"
 
 
-def check_decimal_format(
+PLAIN_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+
+
+def check_amount_format(
     format_fn: Callable[[Decimal, Market], str], market: Market, values: Iterable[Decimal]
 ) -> None:
-    """Formatted amounts are plain decimal strings (no exponent) equal to an exact multiple of the step."""
+    """A formatting helper of the plugin gives plain decimal strings (no exponent) on the market's step."""
     for value in values:
         text = format_fn(value, market)
-        assert re.fullmatch(r"-?\d+(\.\d+)?", text), f"{value} formatted as {text!r}"
+        assert PLAIN_NUMBER.fullmatch(text), f"{value} formatted as {text!r}"
         step = market.step_size
         if step:
             assert Decimal(text) % step == 0, f"{text} is not a multiple of {step}"
+
+
+def check_decimal_format(
+    hooks: Hooks,
+    exchange: str,
+    market: Market,
+    quantities: Iterable[Decimal],
+    *,
+    price: Decimal,
+    options: Mapping[str, Any] | None = None,
+    native_client_id: NativeClientId = "t5fmt1",
+) -> None:
+    """The plugin's ``to_native`` writes amounts exactly: for a limit buy of each quantity (a multiple of
+    the market's step, in any notation: ``1E+2``, ``0.00100``) at ``price`` (on the tick), the call carries
+    the quantity and the price as plain decimal strings (no exponent, no float) equal to what was asked,
+    and every other numeric parameter in plain notation too."""
+    for quantity in quantities:
+        request = OrderRequest(
+            symbol=market.symbol,
+            side=Side.BUY,
+            type=OrderType.LIMIT,
+            quantity=quantity,
+            price=price,
+            user_id=1,
+            broker_id=1,
+            time_in_force=TimeInForce.GTC,
+        )
+        call = hooks.to_native(exchange, request, market, native_client_id, options)
+        numbers = {}
+        for name, text in call.params.items():
+            try:
+                value = Decimal(text)
+            except (ArithmeticError, ValueError, TypeError):
+                continue  # not a number (a symbol, a side…)
+            if value.is_finite():
+                assert PLAIN_NUMBER.fullmatch(text), f"{exchange}: {name}={text!r} is not plain notation"
+                numbers[name] = value
+        assert quantity in numbers.values(), f"{exchange}: quantity {quantity} not sent as such: {dict(call.params)}"
+        assert price in numbers.values(), f"{exchange}: price {price} not sent as such: {dict(call.params)}"
 
 
 def check_symbol_roundtrip(

@@ -65,17 +65,17 @@ def test_decimal_format_and_symbols() -> None:
     spot = parse_exchange_info(SPOT_EXCHANGE_INFO, futures=False)
     futures = parse_exchange_info(FUTURES_EXCHANGE_INFO, futures=True)
     btc_spot, btc_perp = spot[0], futures[0]
-    conformance.check_decimal_format(
+    conformance.check_amount_format(
         lambda value, market: format_quantity(market, value), btc_spot,
         [Decimal("0.00001"), Decimal("1.23450"), Decimal("1E+2"), Decimal("9000")],
     )
-    conformance.check_decimal_format(
+    conformance.check_amount_format(
         lambda value, market: format_quantity(market, value), btc_perp,
         [Decimal("0.001"), Decimal("0.0050"), Decimal("1E+1"), Decimal("1000.000")],
     )
     # prices: plain notation and on the tick (tick 0.01 spot / 0.10 perpetual, both multiples of the lot step)
     for market, prices in ((btc_spot, ["43000.10", "4.3E+4", "0.01"]), (btc_perp, ["43000.1", "4.30001E+4", "556.80"])):
-        conformance.check_decimal_format(
+        conformance.check_amount_format(
             lambda value, m: format_price(m, value), market, [Decimal(p) for p in prices]
         )
     for markets, is_futures in ((spot, False), (futures, True)):

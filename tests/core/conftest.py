@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 import pytest
+import terminal5_template.plugin as loopback
 
-from terminal5.testing.loopback_plugin import make_plugin
 from terminal5.testing.loopback_server import LoopbackExchange
 
 
@@ -38,7 +38,7 @@ class Env:
 @pytest.fixture
 async def env(t5_gateway: Any) -> AsyncIterator[Env]:
     async with LoopbackExchange({"key-1": "secret-1", "key-2": "secret-2"}) as exchange:
-        gateway = await t5_gateway(make_plugin())
+        gateway = await t5_gateway(loopback)
         broker = await gateway.add_broker(
             user_id=1, exchange="loopback", label="main", api_key="key-1", api_secret="secret-1", base_url=exchange.url
         )

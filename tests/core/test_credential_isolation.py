@@ -9,14 +9,37 @@ that proves the check can fail.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
+import attrs
+import terminal5_template.plugin as loopback
+from terminal5_template.client import LoopbackClient
+
 from terminal5.contract import CallContext, Credentials, HttpResponse
-from terminal5.testing.loopback_plugin import LoopbackClient, make_plugin
+from terminal5.hookspecs import hookimpl
 from terminal5.testing.loopback_server import LoopbackExchange
 
 BROKERS = 50
 ORDERS_PER_BROKER = 10
+
+
+def make_plugin(client_class: type[LoopbackClient]) -> SimpleNamespace:
+    """The template's loopback plugin, its client replaced (every other hook is the template's own)."""
+    hooks = ("map_client_id", "to_native", "from_native", "normalize_status", "map_error")
+    return SimpleNamespace(
+        __name__=f"loopback-with-{client_class.__name__}",
+        register_exchanges=hookimpl(lambda register: register(attrs.evolve(loopback.SPEC, client_factory=client_class))),
+        **{name: getattr(loopback, name) for name in hooks},
+    )
+
+
+class InterleavingClient(LoopbackClient):
+    """Yields to the event loop before each request, so many accounts' calls interleave on the one client."""
+
+    async def _request(self, ctx: CallContext, method: str, path: str, **kwargs: Any) -> HttpResponse:
+        await asyncio.sleep(0.001)
+        return await super()._request(ctx, method, path, **kwargs)
 
 
 class SeedStyleSharedClient(LoopbackClient):
@@ -24,7 +47,7 @@ class SeedStyleSharedClient(LoopbackClient):
 
     credentials: Credentials | None = None
 
-    async def _call(self, ctx: CallContext, method: str, path: str, **kwargs: Any) -> HttpResponse:
+    async def _request(self, ctx: CallContext, method: str, path: str, **kwargs: Any) -> HttpResponse:
         self.credentials = ctx.credentials  # "inject_credentials"
         await asyncio.sleep(0.001)  # any await (DNS, rate limiter, clock sync) lets another account in
         shared = CallContext(
@@ -34,14 +57,16 @@ class SeedStyleSharedClient(LoopbackClient):
             credentials=self.credentials,
             broker_id=ctx.broker_id,
         )
-        return await super()._call(shared, method, path, **kwargs)
+        return await super()._request(shared, method, path, **kwargs)
 
 
-async def run_load(t5_gateway: Any, client_factory: Any) -> tuple[int, int, LoopbackExchange, list[Any]]:
+async def run_load(
+    t5_gateway: Any, client_class: type[LoopbackClient]
+) -> tuple[int, int, LoopbackExchange, list[Any]]:
     """Returns (orders placed, orders signed by another broker's key, exchange, results)."""
     accounts = {f"key-{i}": f"secret-{i}" for i in range(BROKERS)}
     async with LoopbackExchange(accounts) as exchange:
-        gateway = await t5_gateway(make_plugin(client_factory))
+        gateway = await t5_gateway(make_plugin(client_class))
         brokers = [
             await gateway.add_broker(
                 user_id=100 + i,
@@ -78,7 +103,7 @@ async def run_load(t5_gateway: Any, client_factory: Any) -> tuple[int, int, Loop
 
 
 async def test_each_order_is_signed_with_its_own_brokers_key(t5_gateway: Any) -> None:
-    placed, mismatched, exchange, results = await run_load(t5_gateway, lambda t: LoopbackClient(t, sign_delay=0.001))
+    placed, mismatched, exchange, results = await run_load(t5_gateway, InterleavingClient)
     errors = [r for r in results if isinstance(r, BaseException)]
     assert not errors, errors[:3]
     assert placed == BROKERS * ORDERS_PER_BROKER == 500

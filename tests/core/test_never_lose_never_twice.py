@@ -7,11 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import terminal5_template.plugin as loopback
 
 from terminal5.errors import DuplicateOrder, InsufficientFunds, RateLimitExceeded
 from terminal5.gateway import Gateway
 from terminal5.models import OrderStatus
-from terminal5.testing.loopback_plugin import make_plugin
 from terminal5.testing.loopback_server import Fault
 
 
@@ -92,7 +92,7 @@ async def test_crash_before_answer_then_replay_adopts_the_placed_order(
 ) -> None:
     """The gateway dies after the exchange accepted the order but before storing the answer."""
     url = f"sqlite:///{tmp_path}/crash.db"
-    first = await t5_gateway(make_plugin(), database_url=url)
+    first = await t5_gateway(loopback, database_url=url)
     broker = await first.add_broker(
         user_id=7, exchange="loopback", label="c", api_key="key-1", api_secret="secret-1", base_url=env.exchange.url
     )
@@ -110,7 +110,7 @@ async def test_crash_before_answer_then_replay_adopts_the_placed_order(
     assert row.status == "pending_submit"
     await first.close()
 
-    restarted: Gateway = await t5_gateway(make_plugin(), database_url=url)
+    restarted: Gateway = await t5_gateway(loopback, database_url=url)
     restarted.brokers.box = first.brokers.box  # same master key
     restarted._credentials.clear()
     order = await restarted.place_order(data)

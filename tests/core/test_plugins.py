@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import inspect
 import os
 import re
@@ -9,13 +10,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import attrs
 import pytest
+import terminal5_template.plugin as loopback
+from loguru import logger
 
+import terminal5.plugins as plugins_module
 from terminal5.errors import ExchangeNotFound, PluginError
-from terminal5.hookspecs import hookimpl, specs
+from terminal5.hookspecs import hookimpl, overrides, specs
 from terminal5.models import OrderStatus
 from terminal5.plugins import load_hooks
-from terminal5.testing.loopback_plugin import make_plugin, spec
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOKS = [name for name, fn in inspect.getmembers(specs, inspect.isfunction) if hasattr(fn, "terminal5_spec")]
@@ -31,18 +35,18 @@ def test_the_core_alone_discovers_nothing() -> None:
 
 
 def test_a_plugin_registers_its_exchange() -> None:
-    hooks = load_hooks(plugins=[make_plugin()], load_entry_points=False)
+    hooks = load_hooks(plugins=[loopback], load_entry_points=False)
     assert hooks.registry.names() == ["loopback"]
-    assert hooks.registry.get("loopback").distribution == "terminal5.testing.loopback_plugin"
+    assert hooks.registry.get("loopback").distribution == "terminal5_template.plugin"
 
 
 def test_two_plugins_claiming_one_exchange_are_refused_by_name() -> None:
     other = SimpleNamespace(__name__="terminal5-impostor")
-    other.register_exchanges = hookimpl(lambda register: register(spec()))
+    other.register_exchanges = hookimpl(lambda register: register(loopback.SPEC))
     with pytest.raises(PluginError) as raised:
-        load_hooks(plugins=[make_plugin(), other], load_entry_points=False)
+        load_hooks(plugins=[loopback, other], load_entry_points=False)
     message = str(raised.value)
-    assert "terminal5.testing.loopback_plugin" in message and "terminal5-impostor" in message
+    assert "terminal5_template.plugin" in message and "terminal5-impostor" in message
 
 
 def test_a_misspelt_hook_is_rejected_at_load() -> None:
@@ -63,19 +67,76 @@ def test_register_takes_only_exchange_specs() -> None:
 def test_tryfirst_override_of_one_hook_for_one_exchange() -> None:
     override = SimpleNamespace(__name__="status-override")
 
-    @hookimpl(tryfirst=True)
+    @overrides("loopback")  # @hookimpl(tryfirst=True), called for this exchange only: no guard needed
     def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
-        if exchange == "loopback" and native_status == "PENDING_NEW":
-            return OrderStatus.OPEN
-        return None
+        return OrderStatus.OPEN if native_status == "PENDING_NEW" else None
 
     override.normalize_status = normalize_status
-    hooks = load_hooks(plugins=[make_plugin(), override], load_entry_points=False)
+    hooks = load_hooks(plugins=[loopback, override], load_entry_points=False)
     assert hooks.normalize_status("loopback", "PENDING_NEW") is OrderStatus.OPEN  # the override answers
     assert hooks.normalize_status("loopback", "FILLED") is OrderStatus.CLOSED  # the plugin still answers the rest
     assert hooks.normalize_status("otherex", "PENDING_NEW") is None  # and nothing leaks to other exchanges
-    without = load_hooks(plugins=[make_plugin()], load_entry_points=False)
+    without = load_hooks(plugins=[loopback], load_entry_points=False)
     assert without.normalize_status("loopback", "PENDING_NEW") is None
+
+
+def test_a_plugin_answering_for_every_exchange_cannot_answer_for_another() -> None:
+    """The probe of issue 8: a plugin without the ``exchange`` guard turned another exchange's
+    ``CANCELED`` into ``open``. Dispatch now reaches only the exchange's own plugin (and its overrides)."""
+    greedy = SimpleNamespace(__name__="terminal5-greedy")
+    greedy.register_exchanges = hookimpl(lambda register: register(attrs.evolve(loopback.SPEC, name="greedy")))
+    greedy.normalize_status = hookimpl(lambda exchange, native_status: OrderStatus.OPEN)  # no guard
+    for order in ([loopback, greedy], [greedy, loopback]):
+        hooks = load_hooks(plugins=order, load_entry_points=False)
+        assert hooks.normalize_status("loopback", "CANCELED") is OrderStatus.CANCELLED
+        assert hooks.normalize_status("greedy", "CANCELED") is OrderStatus.OPEN
+
+
+def test_a_hook_answering_for_no_exchange_is_refused_naming_its_plugin() -> None:
+    probe = SimpleNamespace(__name__="terminal5-probe")
+    probe.normalize_status = hookimpl(tryfirst=True)(lambda exchange, native_status: OrderStatus.OPEN)
+    with pytest.raises(PluginError) as raised:
+        load_hooks(plugins=[loopback, probe], load_entry_points=False)
+    assert "terminal5-probe" in str(raised.value) and "normalize_status" in str(raised.value)
+    assert "overrides(" in str(raised.value)
+
+
+def test_an_override_is_called_for_its_exchanges_only() -> None:
+    seen: list[str] = []
+
+    @overrides("greedy")
+    def normalize_status(exchange: str, native_status: str) -> None:
+        seen.append(exchange)
+
+    greedy = SimpleNamespace(__name__="greedy-dist")
+    greedy.register_exchanges = hookimpl(lambda register: register(attrs.evolve(loopback.SPEC, name="greedy")))
+    greedy.normalize_status = hookimpl(lambda exchange, native_status: OrderStatus.OPEN)
+    override = SimpleNamespace(__name__="override", normalize_status=normalize_status)
+    hooks = load_hooks(plugins=[loopback, greedy, override], load_entry_points=False)
+    assert hooks.normalize_status("loopback", "NEW") is OrderStatus.OPEN
+    assert hooks.normalize_status("greedy", "NEW") is OrderStatus.OPEN  # the owner answers after the None
+    assert seen == ["greedy"]
+
+
+def test_one_plugin_by_entry_point_and_in_code_is_loaded_once_and_said(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed (entry point) and also named in TERMINAL5_PLUGINS_EXTRA: not pluggy's raw error."""
+    entry_point = importlib.metadata.EntryPoint(name="loopback", value="terminal5_template.plugin", group="terminal5")
+    monkeypatch.setattr(plugins_module, "_entry_points", lambda: [entry_point])
+    messages: list[str] = []
+    sink = logger.add(lambda m: messages.append(str(m)), level="WARNING")
+    try:
+        hooks = load_hooks(plugins=[loopback])
+    finally:
+        logger.remove(sink)
+    assert hooks.registry.names() == ["loopback"]
+    assert any("terminal5_template.plugin" in m and "loaded twice" in m for m in messages), messages
+
+
+def test_two_plugins_of_one_name_are_refused_clearly() -> None:
+    first = SimpleNamespace(__name__="my_alerts", alert=hookimpl(lambda alert: None))
+    second = SimpleNamespace(__name__="my_alerts", alert=hookimpl(lambda alert: None))
+    with pytest.raises(PluginError, match="two different plugins are named 'my_alerts'"):
+        load_hooks(plugins=[first, second], load_entry_points=False)
 
 
 def test_a_none_answer_becomes_a_typed_error() -> None:

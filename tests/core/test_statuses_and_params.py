@@ -7,12 +7,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import terminal5_template.plugin as loopback
 
 from terminal5.contract import Alert
 from terminal5.errors import UnsupportedParameterError
-from terminal5.hookspecs import hookimpl
+from terminal5.hookspecs import hookimpl, overrides
 from terminal5.models import OrderStatus
-from terminal5.testing.loopback_plugin import make_plugin
 from terminal5.testing.loopback_server import Fault, LoopbackExchange
 
 
@@ -21,7 +21,7 @@ async def alerting(t5_gateway: Any) -> Any:
     received: list[Alert] = []
     sink = SimpleNamespace(__name__="test-sink", alert=hookimpl(lambda alert: received.append(alert)))
     async with LoopbackExchange({"k": "s"}) as exchange:
-        gateway = await t5_gateway(make_plugin(), sink)
+        gateway = await t5_gateway(loopback, sink)
         broker = await gateway.add_broker(
             user_id=1, exchange="loopback", label="x", api_key="k", api_secret="s", base_url=exchange.url
         )
@@ -57,7 +57,7 @@ async def test_a_raising_status_hook_still_gives_unknown(alerting: Any) -> None:
     def explode(exchange: str, native_status: str) -> None:
         raise KeyError(native_status)
 
-    crashing = SimpleNamespace(__name__="crashing-status", normalize_status=hookimpl(tryfirst=True)(explode))
+    crashing = SimpleNamespace(__name__="crashing-status", normalize_status=overrides("loopback")(explode))
     alerting.gateway.hooks.pm.register(crashing)
     placed = await alerting.gateway.place_order(order(alerting, client_order_id="crash-status"))
     assert placed.status is OrderStatus.UNKNOWN
@@ -143,7 +143,7 @@ async def test_an_answer_the_plugin_cannot_read_is_stored_raw(alerting: Any) -> 
         return None
 
     alerting.gateway.hooks.pm.register(
-        SimpleNamespace(__name__="broken-reader", from_native=hookimpl(tryfirst=True)(broken))
+        SimpleNamespace(__name__="broken-reader", from_native=overrides("loopback")(broken))
     )
     placed = await alerting.gateway.place_order(order(alerting, client_order_id="unreadable"))
     assert placed.status is OrderStatus.UNKNOWN and placed.raw["clientId"] == "unreadable"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import terminal5_template.plugin as loopback
 
 from terminal5 import jsonutil
 from terminal5.errors import Terminal5Error
@@ -19,7 +20,6 @@ from terminal5.secrets import SecretBox, generate_key, load_or_create_key
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.migrations import MIGRATIONS, migrate
-from terminal5.testing.loopback_plugin import make_plugin
 from terminal5.testing.loopback_server import LoopbackExchange
 
 RAW = {"orderId": 1, "price": Decimal("43000.123456789012345678"), "qty": "0.00000001", "t": Decimal("1688666559.8974")}
@@ -112,7 +112,7 @@ async def test_two_processes_claiming_at_once(db_url: str) -> None:
 
 
 async def test_broker_secrets_are_encrypted_at_rest(db_url: str, tmp_path: Path, t5_gateway: Any) -> None:
-    gateway = await t5_gateway(make_plugin(), database_url=db_url)
+    gateway = await t5_gateway(loopback, database_url=db_url)
     await gateway.add_broker(
         user_id=1,
         exchange="loopback",
@@ -137,7 +137,7 @@ async def test_broker_secrets_are_encrypted_at_rest(db_url: str, tmp_path: Path,
 
 async def test_audit_trail_keeps_calls_without_secrets(db_url: str, t5_gateway: Any) -> None:
     async with LoopbackExchange({"KEY-AUDIT-000111": "SECRET-AUDIT-222333"}) as exchange:
-        gateway = await t5_gateway(make_plugin(), database_url=db_url)
+        gateway = await t5_gateway(loopback, database_url=db_url)
         broker = await gateway.add_broker(
             user_id=1,
             exchange="loopback",

@@ -6,11 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import terminal5_template.plugin as loopback
 import vcr
+from terminal5_template.constants import STATUSES
 
 from terminal5.logs import configure
 from terminal5.testing import conformance
-from terminal5.testing.loopback_plugin import STATUSES, make_plugin
 from terminal5.testing.pytest_plugin import vcr_config
 
 
@@ -27,7 +28,7 @@ def test_vcr_config_replays_only_and_scrubs(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_conformance_checks_fail_on_a_broken_plugin(t5_hooks: Any) -> None:
-    hooks = t5_hooks(make_plugin())
+    hooks = t5_hooks(loopback)
     conformance.check_status_table(hooks, "loopback", STATUSES)
     with pytest.raises(AssertionError, match="without a mapping"):
         conformance.check_status_table(hooks, "loopback", [*STATUSES, "PENDING_NEW"])

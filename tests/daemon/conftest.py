@@ -10,13 +10,13 @@ from typing import Any
 
 import attrs
 import pytest
+import terminal5_template.plugin as loopback
 from aiohttp.test_utils import TestClient, TestServer
 
 from terminal5.daemon.service import Daemon
 from terminal5.daemon.tokens import TokenStore
 from terminal5.secrets import generate_key
 from terminal5.settings import Settings
-from terminal5.testing.loopback_plugin import make_plugin
 from terminal5.testing.loopback_server import LoopbackExchange
 
 REDIS_URL = os.environ.get("TERMINAL5_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -60,7 +60,7 @@ async def build_world(tmp_path: Path, exchange: LoopbackExchange, **settings: An
     console: list[str] = []
     daemon = await Daemon.open(
         make_settings(tmp_path, **settings),
-        plugins=[make_plugin()],
+        plugins=[loopback],
         load_entry_points=False,
         lookup_delays=(0.05, 0.1),
         console=console.append,

@@ -18,7 +18,7 @@ import pytest
 from terminal5.cli import build_parser, main
 from terminal5.secrets import generate_key
 
-LOOPBACK = "terminal5.testing.loopback_plugin:make_plugin"
+LOOPBACK = "terminal5_template.plugin"  # the plugin template: the loopback exchange
 
 
 def run_cli(*argv: str, stdin: str = "") -> tuple[int, str, str]:
@@ -105,7 +105,7 @@ def test_exchanges_lists_plugin_details(env: dict[str, str]) -> None:
     [loopback] = run_json("exchanges")
     assert loopback["name"] == "loopback" and loopback["market_types"] == ["spot", "swap"]
     assert "reduce_only" in loopback["supported_params"]["swap"]
-    assert loopback["distribution"] == "terminal5.testing.loopback_plugin"
+    assert loopback["distribution"] == "terminal5_template.plugin"
 
 
 def test_migrate_and_keygen(env: dict[str, str]) -> None:

@@ -88,13 +88,14 @@ def test_webhook_url_is_never_shown() -> None:
 
 
 async def test_daemon_wires_the_sink_from_settings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import terminal5_template.plugin as loopback
+
     from terminal5.daemon.service import Daemon
-    from terminal5.testing.loopback_plugin import make_plugin
 
     from .conftest import make_settings
 
     async with Webhook() as hook:
-        daemon = await Daemon.open(make_settings(tmp_path, discord_webhook=hook.url), plugins=[make_plugin()],
+        daemon = await Daemon.open(make_settings(tmp_path, discord_webhook=hook.url), plugins=[loopback],
                                    load_entry_points=False)
         try:
             daemon.gw.alerts.raise_(alert("wired", kind="reconciliation", severity="info"))

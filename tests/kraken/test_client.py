@@ -270,7 +270,7 @@ async def test_cancel_unknown_order(client: KrakenClient, ctx: CallContext, cass
 async def test_amend_order(client: KrakenClient, ctx: CallContext, hooks: Hooks, cassette: Any) -> None:
     btc = (await markets(client, ctx)).symbol("BTC/USD")
     ref = OrderRef(market=btc, exchange_id=TXID)  # type: ignore[arg-type]
-    payload = await client.amend_order(ctx, ref, quantity=Decimal("1"), price=Decimal("27400"))
+    payload = await client.edit_order(ctx, ref, quantity=Decimal("1"), price=Decimal("27400"))
     order, _ = to_order(hooks, payload, btc)  # type: ignore[arg-type]
     assert order.quantity == Decimal("1") and order.price == Decimal("27400.0") and order.id == TXID
 

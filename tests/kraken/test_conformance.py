@@ -152,31 +152,31 @@ def test_client_ids_are_positive_int32_userrefs(hooks: Any) -> None:
 
 
 def _price_grid(market: Market) -> Market:
-    """The market seen with its price grid as the step (check_decimal_format checks against step_size)."""
+    """The market seen with its price grid as the step (check_amount_format checks against step_size)."""
     return attrs.evolve(market, step_size=market.tick_size)
 
 
 @given(st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("1000"), places=12))
 def test_volume_format(value: Decimal) -> None:
-    conformance.check_decimal_format(lambda v, m: check_volume(floor_to_step(v, m.step_size), m), BTC_USD, [value])
+    conformance.check_amount_format(lambda v, m: check_volume(floor_to_step(v, m.step_size), m), BTC_USD, [value])
 
 
 @given(st.decimals(min_value=Decimal("0.1"), max_value=Decimal("1000000"), places=4))
 def test_price_format(value: Decimal) -> None:
-    conformance.check_decimal_format(
+    conformance.check_amount_format(
         lambda v, m: check_price(floor_to_step(v, m.step_size), m, "price"), _price_grid(BTC_USD), [value]
     )
 
 
 @given(st.decimals(min_value=Decimal("0.0000001"), max_value=Decimal("10"), places=10))
 def test_price_format_fine_tick(value: Decimal) -> None:
-    conformance.check_decimal_format(
+    conformance.check_amount_format(
         lambda v, m: check_price(floor_to_step(v, m.step_size), m, "price"), _price_grid(DOGE_USD), [value]
     )
 
 
 def test_decimal_format_no_exponent() -> None:
-    conformance.check_decimal_format(
+    conformance.check_amount_format(
         lambda v, m: check_volume(floor_to_step(v, m.step_size), m),
         BTC_USD,
         [Decimal("1E+2"), Decimal("0.00010000"), Decimal("1.000000009")],

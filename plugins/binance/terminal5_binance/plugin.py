@@ -20,7 +20,6 @@ from terminal5.contract import (
     NativeContext,
     NativePayload,
     RateLimitRule,
-    Transport,
 )
 from terminal5.errors import ExchangeError
 from terminal5.hookspecs import hookimpl
@@ -93,9 +92,6 @@ SPEC = ExchangeSpec(
     urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.TESTNET_URLS),
     client_factory=BinanceClient,
     rate_limits=_shared_rate_limits(),
-    features=frozenset(
-        {"fetch_positions", "fetch_my_trades", "fetch_closed_orders", "server_time", "algo_orders", "edit_order"}
-    ),
     broker_options={
         "recv_window": "recvWindow in ms for signed requests (default 5000, max 60000)",
         "working_type": "futures trigger price source for conditional orders: MARK_PRICE or CONTRACT_PRICE",
@@ -144,8 +140,3 @@ def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
     if exchange != EXCHANGE:
         return None
     return constants.STATUSES.get(native_status)
-
-
-def make_client(transport: Transport) -> BinanceClient:
-    """The ``client_factory`` (also handy in tests and embedders)."""
-    return BinanceClient(transport)

@@ -58,7 +58,7 @@ MAX_PAGES = 20
 
 
 class KrakenClient:
-    """Implements ``ExchangeClient`` for Kraken spot, plus ``amend_order`` and ``cancel_all_after``."""
+    """Implements ``ExchangeClient`` for Kraken spot, plus ``edit_order`` (AmendOrder) and ``cancel_all_after``."""
 
     def __init__(
         self,
@@ -258,8 +258,8 @@ class KrakenClient:
             "t5_synthetic": True,
         }
 
-    async def amend_order(
-        self, ctx: CallContext, ref: OrderRef, quantity: Decimal | None = None, price: Decimal | None = None
+    async def edit_order(
+        self, ctx: CallContext, ref: OrderRef, *, quantity: Decimal | None = None, price: Decimal | None = None
     ) -> NativePayload | None:
         """AmendOrder (in place: same txid; a quantity decrease keeps queue priority). The current
         replacement of the legacy cancel-replace EditOrder."""

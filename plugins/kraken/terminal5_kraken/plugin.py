@@ -81,7 +81,6 @@ def exchange_spec() -> ExchangeSpec:
         client_id=ClientIdRule(kind="int32", max_length=10, pattern=r"^[1-9][0-9]{0,9}$"),
         urls=ExchangeUrls(production={MarketType.SPOT: PRODUCTION_URL}),  # no spot testnet exists
         client_factory=KrakenClient,
-        features=frozenset({"amend_order", "cancel_all_after"}),
         broker_options=BROKER_OPTIONS,
         rate_limits=(shared_rest_counter(),),
     )

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 from terminal5.contract import Credentials
+
 from terminal5_template.constants import KEY_HEADER, SIGN_HEADER, TS_HEADER
 
 

@@ -1,6 +1,9 @@
 """The native client: one per exchange type, shared by every account.
 
-It keeps no credentials: each method receives the call's ``CallContext`` and signs with its keys.
+It keeps no credentials: each method receives the call's ``CallContext`` and signs with its keys. It has
+the methods of ``terminal5.contract.ExchangeClient`` and one optional capability, ``server_time``
+(``SupportsServerTime``); add ``edit_order``, ``cancel_all_after``, ``fetch_positions``… when your exchange
+offers them, and the core uses them (``terminal5 exchanges`` lists what your client implements).
 """
 
 from __future__ import annotations
@@ -12,12 +15,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from loguru import logger
-
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse, NativeCall, NativePayload, OrderRef, Transport
 from terminal5.errors import OrderNotFound
-from terminal5.models import Balance, Market, MarketType, Position, Trade
+from terminal5.models import Balance, Market, MarketType
 from terminal5.timeutil import from_ms
+
 from terminal5_template.auth import sign
 from terminal5_template.constants import KEY_HEADER, NAME, PERPETUAL_SUFFIX, SIGN_HEADER
 from terminal5_template.convert import market_from_native
@@ -25,7 +28,7 @@ from terminal5_template.convert import market_from_native
 log = logger.bind(exchange=NAME)
 
 
-class ExampleClient:
+class LoopbackClient:
     def __init__(self, transport: Transport) -> None:
         self.transport = transport
 
@@ -67,7 +70,7 @@ class ExampleClient:
     def _query(ref: OrderRef) -> dict[str, str]:
         if ref.exchange_id:
             return {"orderId": ref.exchange_id}
-        return {"clientId": str(ref.native_client_id)}
+        return {"clientId": str(ref.native_client_id or ref.client_order_id)}
 
     async def cancel_order(self, ctx: CallContext, ref: OrderRef) -> NativePayload:
         return (await self._request(ctx, "DELETE", "/api/order", endpoint="order.cancel", query=self._query(ref))).data
@@ -84,18 +87,9 @@ class ExampleClient:
         perpetual = ctx.market_type is not MarketType.SPOT
         return [o for o in data if o["symbol"].endswith(PERPETUAL_SUFFIX) == perpetual]
 
-    async def fetch_closed_orders(self, ctx: CallContext, market: Market | None, since: datetime | None) -> list[Any]:
-        return []  # the example exchange keeps no history endpoint
-
-    async def fetch_my_trades(self, ctx: CallContext, market: Market, since: datetime | None) -> Sequence[Trade]:
-        return []
-
     async def fetch_balances(self, ctx: CallContext) -> Sequence[Balance]:
         data = (await self._request(ctx, "GET", "/api/balances", endpoint="balances")).data
         return [Balance(asset=asset, free=Decimal(amount)) for asset, amount in data.items()]
-
-    async def fetch_positions(self, ctx: CallContext) -> Sequence[Position]:
-        return []
 
     async def server_time(self, ctx: CallContext) -> datetime:
         data = (await self._request(ctx, "GET", "/api/public/time", endpoint="time")).data

@@ -17,9 +17,11 @@ from terminal5.errors import (
 )
 from terminal5.models import MarketType, OrderStatus, OrderType
 
-NAME = "example"
-DISPLAY_NAME = "Example exchange (plugin template)"
-# Production URLs of a real exchange go here; brokers override them (tests point at the loopback server).
+#: the exchange's name: the key brokers use and every hook receives as ``exchange``
+NAME = "loopback"
+DISPLAY_NAME = "Loopback exchange (plugin template)"
+# Production URLs of a real exchange go here; brokers override them (tests and `terminal5 simulator` serve the
+# loopback exchange on 127.0.0.1 and give its URL as the broker's base_url).
 PRODUCTION_URLS = {MarketType.SPOT: "https://api.example.invalid", MarketType.SWAP: "https://api.example.invalid"}
 TESTNET_URLS = {MarketType.SPOT: "https://testnet.example.invalid"}
 
@@ -49,6 +51,9 @@ ERRORS: dict[str, type[ExchangeError]] = {
     "RATE_LIMIT": RateLimitExceeded,
     "OVERLOAD": ExchangeNotAvailable,
 }
+
+#: seconds to wait after RATE_LIMIT when the answer has no Retry-After header
+RETRY_AFTER_DEFAULT = 1.0
 
 ORDER_TYPES: dict[OrderType, str] = {
     OrderType.MARKET: "MARKET",

@@ -7,12 +7,20 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from terminal5.contract import NativeCall, NativeClientId, NativeContext, NativePayload
+from terminal5.contract import AttachedOrder, NativeCall, NativeClientId, NativeContext, NativePayload
 from terminal5.decimals import is_multiple, plain
 from terminal5.errors import InvalidOrder
 from terminal5.models import Market, MarketType, Order, OrderRequest, OrderStatus, OrderType, Side
 from terminal5.timeutil import from_ms
-from terminal5_template.constants import CLIENT_ID_RE, NAME, ORDER_TYPES, ORDER_TYPES_BACK, PERPETUAL_SUFFIX
+
+from terminal5_template.constants import (
+    CLIENT_ID_MAX,
+    CLIENT_ID_RE,
+    NAME,
+    ORDER_TYPES,
+    ORDER_TYPES_BACK,
+    PERPETUAL_SUFFIX,
+)
 
 
 def market_from_native(item: Mapping[str, Any]) -> Market:
@@ -61,6 +69,8 @@ def check_filters(request: OrderRequest, market: Market) -> None:
 
 
 def to_native(request: OrderRequest, market: Market, native_client_id: NativeClientId) -> NativeCall:
+    """The order call. Amounts are checked against the market's step/tick and refused when off it (never
+    rounded: a rounded order is not the order the strategy asked for), then written with ``plain``."""
     check_filters(request, market)
     params = {
         "symbol": market.native_symbol,
@@ -86,7 +96,41 @@ def to_native(request: OrderRequest, market: Market, native_client_id: NativeCli
         market_type=market.type,
         endpoint="order.place",
         native_client_id=native_client_id,
+        attached=_attached_stop_loss(request, market, native_client_id),
     )
+
+
+def _attached_stop_loss(
+    request: OrderRequest, market: Market, native_client_id: NativeClientId
+) -> tuple[AttachedOrder, ...]:
+    """Level 2 ``stop_loss_price`` as a separate reduce-only trigger order the core places after the parent
+    (client id ``<parent>-sl``; the core derives its unified description from the parent)."""
+    if request.stop_loss_price is None:
+        return ()
+    if not is_multiple(request.stop_loss_price, market.tick_size):
+        raise InvalidOrder(
+            f"PRICE_FILTER: stop_loss_price {request.stop_loss_price} is not a multiple of {market.tick_size}",
+            field="stop_loss_price",
+        )
+    child_id = f"{str(native_client_id)[: CLIENT_ID_MAX - 3]}-sl"
+    params = {
+        "symbol": market.native_symbol,
+        "side": "SELL" if request.side is Side.BUY else "BUY",
+        "type": ORDER_TYPES[OrderType.STOP_LOSS],
+        "quantity": plain(request.quantity),
+        "stopPrice": plain(request.stop_loss_price),
+        "reduceOnly": "true",
+        "clientId": child_id,
+    }
+    call = NativeCall(
+        method="POST",
+        path="/api/order",
+        params=params,
+        market_type=market.type,
+        endpoint="order.place",
+        native_client_id=child_id,
+    )
+    return (AttachedOrder(role="stop_loss", client_order_id=child_id, call=call),)
 
 
 def _decimal(value: Any) -> Decimal | None:

@@ -1,4 +1,8 @@
-"""Hook implementations. Each answers only for its own exchange and returns None otherwise."""
+"""Hook implementations (entry point ``loopback = terminal5_template.plugin`` in group ``terminal5``).
+
+The core calls each per-exchange hook only for the exchange this module registers, so no hook checks
+``exchange`` (a plugin registering several exchanges would take the ``exchange`` argument to tell them apart).
+"""
 
 from __future__ import annotations
 
@@ -17,8 +21,9 @@ from terminal5.contract import (
 from terminal5.errors import ExchangeError, RateLimitExceeded
 from terminal5.hookspecs import hookimpl
 from terminal5.models import Market, MarketType, Order, OrderRequest, OrderStatus
+
 from terminal5_template import convert
-from terminal5_template.client import ExampleClient
+from terminal5_template.client import LoopbackClient
 from terminal5_template.constants import (
     CLIENT_ID_MAX,
     CLIENT_ID_RE,
@@ -27,58 +32,55 @@ from terminal5_template.constants import (
     NAME,
     ORDER_TYPES,
     PRODUCTION_URLS,
+    RETRY_AFTER_DEFAULT,
     STATUSES,
     TESTNET_URLS,
 )
 
 SPOT_PARAMS = frozenset({"client_order_id", "time_in_force", "stop_price"})
+SWAP_PARAMS = SPOT_PARAMS | {"reduce_only", "position_side", "stop_loss_price"}
+ALL_TYPES = frozenset(t.value for t in ORDER_TYPES)
+
+SPEC = ExchangeSpec(
+    name=NAME,
+    display_name=DISPLAY_NAME,
+    market_types=frozenset({MarketType.SPOT, MarketType.SWAP}),
+    supported_params={MarketType.SPOT: SPOT_PARAMS, MarketType.SWAP: SWAP_PARAMS},
+    order_types={MarketType.SPOT: ALL_TYPES, MarketType.SWAP: ALL_TYPES},
+    client_id=ClientIdRule(kind="str", max_length=CLIENT_ID_MAX, pattern=CLIENT_ID_RE.pattern),
+    urls=ExchangeUrls(production=PRODUCTION_URLS, testnet=TESTNET_URLS),
+    client_factory=LoopbackClient,  # the class: the core derives the client's capabilities from it
+)
 
 
 @hookimpl
 def register_exchanges(register: Callable[[ExchangeSpec], None]) -> None:
-    types = frozenset(t.value for t in ORDER_TYPES)
-    register(
-        ExchangeSpec(
-            name=NAME,
-            display_name=DISPLAY_NAME,
-            market_types=frozenset({MarketType.SPOT, MarketType.SWAP}),
-            supported_params={
-                MarketType.SPOT: SPOT_PARAMS,
-                MarketType.SWAP: SPOT_PARAMS | {"reduce_only", "position_side"},
-            },
-            order_types={MarketType.SPOT: types, MarketType.SWAP: types},
-            client_id=ClientIdRule(kind="str", max_length=CLIENT_ID_MAX, pattern=CLIENT_ID_RE.pattern),
-            urls=ExchangeUrls(production=PRODUCTION_URLS, testnet=TESTNET_URLS),
-            client_factory=ExampleClient,
-        )
-    )
+    register(SPEC)
 
 
 @hookimpl
-def map_client_id(exchange: str, client_order_id: str, attempt: int) -> NativeClientId | None:
-    return convert.client_id(client_order_id, attempt) if exchange == NAME else None
+def map_client_id(client_order_id: str, attempt: int) -> NativeClientId:
+    return convert.client_id(client_order_id, attempt)
 
 
 @hookimpl
-def to_native(
-    exchange: str, request: OrderRequest, market: Market, native_client_id: NativeClientId
-) -> NativeCall | None:
-    return convert.to_native(request, market, native_client_id) if exchange == NAME else None
+def to_native(request: OrderRequest, market: Market, native_client_id: NativeClientId) -> NativeCall:
+    return convert.to_native(request, market, native_client_id)
 
 
 @hookimpl
-def from_native(exchange: str, native: NativePayload, context: NativeContext) -> Order | None:
-    return convert.order_from_native(native, context) if exchange == NAME else None
+def from_native(native: NativePayload, context: NativeContext) -> Order:
+    return convert.order_from_native(native, context)
 
 
 @hookimpl
-def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
-    return STATUSES.get(native_status) if exchange == NAME else None
+def normalize_status(native_status: str) -> OrderStatus | None:
+    return STATUSES.get(native_status)
 
 
 @hookimpl
-def map_error(exchange: str, response: HttpResponse) -> ExchangeError | None:
-    if exchange != NAME or response.status < 400:
+def map_error(response: HttpResponse) -> ExchangeError | None:
+    if response.status < 400:
         return None
     data = response.data if isinstance(response.data, dict) else {}
     code = data.get("code")
@@ -91,6 +93,6 @@ def map_error(exchange: str, response: HttpResponse) -> ExchangeError | None:
             data.get("msg", code),
             exchange=NAME,
             code=code,
-            retry_after=int(retry) if retry and retry.isdigit() else None,
+            retry_after=float(retry) if retry and retry.isdigit() else RETRY_AFTER_DEFAULT,
         )
     return cls(data.get("msg", code), exchange=NAME, code=code)

@@ -1,4 +1,4 @@
-"""The conformance kit's pure checks against the template plugin."""
+"""The conformance kit's pure checks against this plugin: no network, no database."""
 
 from __future__ import annotations
 
@@ -6,16 +6,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import terminal5_template.plugin as plugin
 from hypothesis import given
 from hypothesis import strategies as st
-from terminal5_template.constants import ERRORS, NAME, STATUSES
-
-from terminal5.contract import HttpResponse
-from terminal5.decimals import floor_to_step, plain
+from terminal5.contract import CallContext, HttpResponse
 from terminal5.errors import AuthenticationError, DuplicateOrder, InsufficientFunds, OrderNotFound, RateLimitExceeded
 from terminal5.models import Market, MarketType
+from terminal5.plugins import load_hooks
 from terminal5.testing import conformance
+
+import terminal5_template.plugin as plugin
+from terminal5_template.constants import ERRORS, NAME, STATUSES
 
 MARKET = Market(
     exchange=NAME,
@@ -27,6 +27,7 @@ MARKET = Market(
     tick_size=Decimal("0.01"),
     step_size=Decimal("0.00001"),
 )
+HOOKS = load_hooks(plugins=[plugin], load_entry_points=False)  # built once: hypothesis runs many examples
 
 
 @pytest.fixture
@@ -53,12 +54,13 @@ def test_status_table(hooks: Any) -> None:
 
 
 def test_error_map_is_total(hooks: Any) -> None:
-    cases = [(response(400, code), cls) for code, cls in ERRORS.items()]
+    cases = [(response(400, code), cls, code) for code, cls in ERRORS.items()]
     conformance.check_error_map(hooks, NAME, cases)
     conformance.check_success_is_not_an_error(
         hooks, NAME, [HttpResponse(status=200, headers={}, text="{}", latency_ms=1, data={})]
     )
-    limited = hooks.map_error(NAME, response(429, "RATE_LIMIT", {"Retry-After": "7"}), None)
+    ctx = CallContext(exchange=NAME, base_url="http://127.0.0.1")
+    limited = hooks.map_error(NAME, response(429, "RATE_LIMIT", {"Retry-After": "7"}), ctx)
     assert isinstance(limited, RateLimitExceeded) and limited.retry_after == 7
     assert {AuthenticationError, DuplicateOrder, InsufficientFunds, OrderNotFound} <= set(ERRORS.values())
 
@@ -67,6 +69,9 @@ def test_client_ids(hooks: Any) -> None:
     conformance.check_client_id_mapping(hooks, hooks.registry.get(NAME), ["short", "x" * 64, "with:colon/and.dot"])
 
 
-@given(st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("1000"), places=8))
-def test_decimal_format(value: Decimal) -> None:
-    conformance.check_decimal_format(lambda v, m: plain(floor_to_step(v, m.step_size)), MARKET, [value])
+@given(st.integers(min_value=1, max_value=10**8), st.sampled_from(["E", "plain"]))
+def test_decimal_format(steps: int, notation: str) -> None:
+    quantity = steps * MARKET.step_size
+    if notation == "E":
+        quantity = Decimal(f"{quantity:E}")  # the same amount written with an exponent
+    conformance.check_decimal_format(HOOKS, NAME, MARKET, [quantity], price=Decimal("43000.10"))

@@ -1,5 +1,5 @@
-"""The seed's validation checklist, phases 1 to 7, run against the template plugin and the loopback
-exchange (the way every plugin runs it)."""
+"""The validation checklist of ``terminal5.testing.checklist`` (phases 1 to 7), run against this plugin
+and the loopback exchange of ``terminal5.testing`` on 127.0.0.1 (the way every plugin runs it)."""
 
 from __future__ import annotations
 
@@ -7,28 +7,28 @@ import contextlib
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-import terminal5_template.plugin as plugin
-from terminal5_template.constants import STATUSES
-
 from terminal5.testing.checklist import ChecklistTarget, ExchangeChecklist
 from terminal5.testing.loopback_server import Fault, LoopbackExchange
 
+import terminal5_template.plugin as plugin
+from terminal5_template.constants import NAME, STATUSES
 
-class TestExampleChecklist(ExchangeChecklist):
+
+class TestLoopbackChecklist(ExchangeChecklist):
     @pytest.fixture
     async def checklist(self, t5_gateway) -> AsyncIterator[ChecklistTarget]:  # type: ignore[no-untyped-def]
         async with LoopbackExchange({"good-key": "good-secret"}) as exchange:
             gateway = await t5_gateway(plugin, http_timeout=0.5)
             good = await gateway.add_broker(
                 user_id=1,
-                exchange="example",
+                exchange=NAME,
                 label="good",
                 api_key="good-key",
                 api_secret="good-secret",
                 base_url=exchange.url,
             )
             bad = await gateway.add_broker(
-                user_id=1, exchange="example", label="bad", api_key="bad-key", api_secret="nope", base_url=exchange.url
+                user_id=1, exchange=NAME, label="bad", api_key="bad-key", api_secret="nope", base_url=exchange.url
             )
 
             @contextlib.contextmanager
@@ -43,7 +43,7 @@ class TestExampleChecklist(ExchangeChecklist):
                 gateway=gateway,
                 broker=good,
                 bad_broker=bad,
-                exchange="example",
+                exchange=NAME,
                 spot_symbol="BTC/USDT",
                 limit_price="43000.10",
                 quantity="0.001",
