@@ -25,8 +25,9 @@ from terminal5.errors import Terminal5Error
 EPILOG = "Configuration comes from TERMINAL5_* environment variables (see README, 'Configuration')."
 NO_PLUGIN_HELP = (
     "no exchange plugin installed.\n"
-    "Install one, e.g.  pip install -e plugins/binance   (or plugins/kraken),\n"
-    "or load one by import path:  export TERMINAL5_PLUGINS_EXTRA=terminal5.testing.loopback_plugin:make_plugin"
+    "Install one, e.g.  pip install -e plugins/binance   (or plugins/kraken; plugins/template is the loopback\n"
+    "exchange that `terminal5 simulator` serves), or load one by import path:\n"
+    "  export TERMINAL5_PLUGINS_EXTRA=my_package.plugin"
 )
 
 

@@ -169,12 +169,27 @@ class ClientIdRule:
 
 @attrs.frozen(kw_only=True)
 class ExchangeUrls:
+    """Base URLs per market type. A broker's ``base_url`` overrides them; its ``testnet`` flag picks the
+    testnet side.
+
+    Two kinds of testnet exist. A separate host: list it in ``testnet``. The production host with a header
+    marking demo trading (e.g. ``{"x-simulated-trading": "1"}``): put the header in ``testnet_headers``; a
+    testnet broker then uses the production URL (unless ``testnet`` lists another) and the core transport
+    adds these headers to every request of a testnet call, after your client signed it (when your exchange
+    signs that header, add it in your client instead, from ``CallContext.testnet``).
+    """
+
     production: Mapping[MarketType, str]
     testnet: Mapping[MarketType, str] = attrs.field(factory=dict)
+    testnet_headers: Mapping[str, str] = attrs.field(factory=dict)
 
     def for_(self, market_type: MarketType, *, testnet: bool) -> str | None:
-        table = self.testnet if testnet else self.production
-        return table.get(market_type)
+        if not testnet:
+            return self.production.get(market_type)
+        url = self.testnet.get(market_type)
+        if url is None and self.testnet_headers:
+            return self.production.get(market_type)  # a header-marked testnet lives on the production host
+        return url
 
 
 @attrs.frozen(kw_only=True)
@@ -223,7 +238,8 @@ class ExchangeSpec:
     name: str
     display_name: str
     market_types: frozenset[MarketType]
-    #: Level 1 and Level 2 parameters honoured, per market type (symbol/side/type/quantity are implied)
+    #: Level 1 and Level 2 parameters honoured, per market type; the ones every exchange takes
+    #: (``terminal5.params.IMPLIED``: symbol, side, type, quantity, price, client_order_id) need no listing
     supported_params: Mapping[MarketType, frozenset[str]]
     order_types: Mapping[MarketType, frozenset[str]]
     client_id: ClientIdRule

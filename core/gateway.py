@@ -297,6 +297,7 @@ class Gateway:
                 observers=[self._audit, *self.call_observers],
                 rate_limits=spec.rate_limits,
                 budgets=self.budgets,
+                testnet_headers=spec.urls.testnet_headers,
             )
             client = spec.client_factory(transport)
             if not isinstance(client, ExchangeClient):

@@ -8,7 +8,8 @@ from terminal5.contract import ExchangeSpec
 from terminal5.errors import UnsupportedParameterError
 from terminal5.models import LEVEL1_PARAMS, LEVEL2_PARAMS, OrderRequest
 
-#: Level-1 parameters every exchange honours by definition (an order cannot exist without them).
+#: Level-1 parameters every exchange honours by definition (an order cannot exist without them), so a
+#: plugin's ``supported_params`` need not list them (the hookspec and ExchangeSpec docs name this set).
 IMPLIED = frozenset({"symbol", "side", "type", "quantity", "price", "client_order_id"})
 
 

@@ -127,8 +127,10 @@ class HttpTransport:
         rate_limits: tuple[RateLimitRule, ...] = (),
         budgets: BudgetStore | None = None,
         max_budget_wait: float = 30.0,
+        testnet_headers: Mapping[str, str] | None = None,
     ) -> None:
         self.exchange = exchange
+        self._testnet_headers = dict(testnet_headers or {})  # ExchangeUrls.testnet_headers
         self._map_error = map_error
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
@@ -184,6 +186,8 @@ class HttpTransport:
                 ) from None
 
     async def send(self, ctx: CallContext, request: HttpRequest) -> HttpResponse:
+        if ctx.testnet and self._testnet_headers:
+            request = attrs.evolve(request, headers={**self._testnet_headers, **request.headers})
         await self._spend_budgets(ctx, request)
         started = time.perf_counter()
         status: int | None = None

@@ -3,15 +3,19 @@
 How dispatch works
 ------------------
 Many plugins are installed at once (one per exchange, plus alert sinks and overrides). Every
-per-exchange hook takes an ``exchange`` argument (the name you registered) and is ``firstresult``:
-pluggy calls the implementations newest-registered first (``tryfirst`` ones before, ``trylast`` ones
-after) and stops at the first answer that is not ``None``. So:
+per-exchange hook takes an ``exchange`` argument and is ``firstresult``. The core calls it only on:
 
-* **return ``None`` when ``exchange`` is not yours** — always check it first;
-* to override one hook for one exchange from a third-party plugin, implement it with
-  ``@hookimpl(tryfirst=True)``, answer for that exchange and return ``None`` for the others;
-* the core turns a ``None`` result into a typed error (``ExchangeNotFound``/``PluginError``), it never
-  passes ``None`` on.
+* the plugin that registered ``exchange`` (``register_exchanges``): your hooks never see another
+  exchange's calls, so they need no ``if exchange != ...`` guard (take ``exchange`` only when your plugin
+  registers several exchanges and must tell them apart);
+* the plugins that declare an override for ``exchange``: ``@overrides("binance")`` (from
+  ``terminal5.hookspecs``) is ``@hookimpl(tryfirst=True)`` limited to the exchanges it names. It runs
+  first; returning ``None`` leaves the answer to the exchange's own plugin.
+
+A per-exchange hook of a plugin that registers no exchange and declares no override could never be
+called: loading refuses it, naming the plugin. The core turns a final ``None`` into a typed error
+(``ExchangeNotFound``/``PluginError``), it never passes ``None`` on. An implementation may take any
+subset of a hook's arguments (pluggy passes those it names).
 
 Conversion hooks are **pure**: no I/O, no clock, no global state. Network calls live in the native client
 your ``ExchangeSpec.client_factory`` builds; it receives each account's credentials per call in a
@@ -60,11 +64,24 @@ def register_exchanges(register: Callable[[ExchangeSpec], None]) -> None:
     * ``market_types`` and, per market type, ``supported_params`` (the Level-1 and Level-2 unified
       parameters you honour) and ``order_types``. The core refuses, before anything is sent, an order
       using a Level-1 parameter you do not list (``UnsupportedParameterError``), and reports unlisted
-      Level-2 parameters in ``Order.ignored_params``;
+      Level-2 parameters in ``Order.ignored_params``. ``symbol``, ``side``, ``type``, ``quantity``,
+      ``price`` and ``client_order_id`` are implied (``terminal5.params.IMPLIED``): every exchange takes
+      them, listing them changes nothing;
     * ``client_id``: the native client-id rule (``ClientIdRule(kind="str", max_length=36, pattern=...)``
       or ``kind="int32"``);
-    * ``urls``: production and testnet base URLs per market type (a broker may override them);
-    * ``client_factory(transport) -> ExchangeClient``: builds the one native client of this exchange type.
+    * ``urls``: ``ExchangeUrls`` with production and testnet base URLs per market type (a broker may
+      override them), or ``testnet_headers`` for a testnet that is a header on the production host;
+    * ``client_factory(transport) -> ExchangeClient``: the client class (or a function annotated with
+      it) building the one native client of this exchange type. The methods of
+      ``terminal5.contract.ExchangeClient`` are required; the optional capabilities
+      (``SupportsEditOrder``, ``SupportsCancelAllAfter``, ``SupportsPositions``,
+      ``SupportsAccountConfig``…; their names in ``terminal5.contract.CAPABILITIES``) are found on the
+      class: implement the method and the core uses it and ``spec.features`` lists it;
+    * ``broker_options``: per-broker options your client reads from ``CallContext.options``.
+
+    A broker's keys reach your client as ``CallContext.credentials``: ``api_key``, ``api_secret`` and
+    ``api_password``, which holds the exchange's API passphrase (OKX, Bitget, KuCoin) or a key's 2FA
+    password (Kraken's ``otp``); operators give it with ``terminal5 broker add --passphrase``.
 
     Two plugins registering the same name is an error naming both distributions.
 
@@ -94,7 +111,7 @@ def map_client_id(exchange: str, client_order_id: str, attempt: int) -> NativeCl
     (a deterministic probe, e.g. ``first_guess + attempt``). The mapping is therefore deterministic for a
     given id, collision-free, and reversible by the core (``NativeContext.client_id_of``).
 
-    Must be pure and fast. Returns ``None`` when ``exchange`` is not yours.
+    Must be pure and fast. An override returns ``None`` to leave the id to the exchange's own plugin.
     """
 
 
@@ -115,13 +132,15 @@ def to_native(
     ``request`` is validated (types, required fields) and its parameter levels checked against your
     declared ``supported_params``. You still check the exchange's published filters from ``market``
     (tick, step, minimum quantity and notional) and raise ``InvalidOrder`` naming the filter and the
-    bound. Format every Decimal to the market's step/tick as the exchange expects (no exponent, no float).
+    bound. An amount off the step/tick is refused that way, never rounded (a rounded order is not the
+    order that was asked for). Write amounts with ``terminal5.decimals.plain`` (no exponent, no float);
+    ``terminal5.testing.conformance.check_decimal_format`` checks what your hook sends.
 
     Put ``native_client_id`` in the call (and in ``NativeCall.native_client_id``). Do not merge
     ``request.extra_params``: the core applies them verbatim on top of your params (Level 3).
     Level-2 parameters you map as separate orders go in ``NativeCall.attached``.
 
-    Pure. Returns ``None`` when ``exchange`` is not yours.
+    Pure. An override returns ``None`` to leave the call to the exchange's own plugin.
     """
 
 
@@ -134,8 +153,8 @@ def map_error(exchange: str, response: HttpResponse, ctx: CallContext) -> Exchan
     context (which account, which market type), e.g. to tell a futures code from a spot one. Return the
     taxonomy error
     (``InsufficientFunds``, ``RateLimitExceeded(retry_after=...)``, ``DuplicateOrder``…) carrying the
-    native ``code`` and ``message``; return ``None`` when the response is a success (or when
-    ``exchange`` is not yours). Decide from status codes and native error codes, never from free text
+    native ``code`` and ``message``; return ``None`` when the response is a success (an override also
+    returns ``None`` to leave the answer to the exchange's own plugin). Decide from status codes and native error codes, never from free text
     unless the exchange offers nothing else (Kraken's error strings are its codes).
 
     The core raises what you return; 5xx answers you do not map become ``ExchangeNotAvailable``.
@@ -155,7 +174,7 @@ def from_native(exchange: str, native: NativePayload, context: NativeContext) ->
     Set ``native_status`` to the exchange's status string; the core sets ``status`` itself through
     ``normalize_status`` (so leave ``status=OrderStatus.UNKNOWN``). Set ``raw`` to ``native``.
 
-    Pure. Returns ``None`` when ``exchange`` is not yours.
+    Pure. An override returns ``None`` to leave the payload to the exchange's own plugin.
     """
 
 
@@ -169,7 +188,7 @@ def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
     documents. Return ``None`` for a status you do not know: the core then stores ``UNKNOWN`` with the
     raw payload and raises one alert per (exchange, status). Never raise.
 
-    Returns ``None`` as well when ``exchange`` is not yours.
+    An override returns ``None`` as well for the statuses it leaves to the exchange's own plugin.
     """
 
 

@@ -1,6 +1,6 @@
 """Plugin objects loaded by import path, for plugins that are not installed through an entry point.
 
-``TERMINAL5_PLUGINS_EXTRA="terminal5.testing.loopback_plugin:make_plugin,my_pkg.alerts:sink"``: each
+``TERMINAL5_PLUGINS_EXTRA="terminal5_template.plugin,my_pkg.alerts:sink"``: each
 item is ``module:attribute``; when the attribute is a function or a class it is called without
 arguments to get the plugin object, otherwise the object itself (a module, a namespace) is the plugin.
 """

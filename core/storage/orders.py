@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import attrs
 import peewee
 
 from terminal5 import jsonutil
@@ -225,6 +223,3 @@ class OrderRepo:
         R = self.m.OrderRow
         return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
 
-
-def with_context(order: Order, **fields: Mapping[str, Any] | Any) -> Order:
-    return attrs.evolve(order, **fields)

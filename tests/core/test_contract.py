@@ -12,12 +12,16 @@ from typing import Any
 import attrs
 import pytest
 import terminal5_template.plugin as loopback
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from terminal5_template.client import LoopbackClient
 
 from terminal5.contract import (
     CAPABILITIES,
     CallContext,
     ExchangeClient,
+    ExchangeUrls,
+    HttpRequest,
     OrderRef,
     SupportsCancelAllAfter,
     SupportsEditOrder,
@@ -27,7 +31,9 @@ from terminal5.contract import (
 from terminal5.daemon.api import exchange_json
 from terminal5.errors import PluginError, UnsupportedParameterError
 from terminal5.hookspecs import hookimpl
+from terminal5.models import MarketType
 from terminal5.plugins import load_hooks
+from terminal5.transport import HttpTransport
 
 CORE = Path(__file__).resolve().parents[2] / "core"
 
@@ -105,3 +111,30 @@ async def test_operations_a_client_lacks_are_refused_before_any_call(env: Any) -
     with pytest.raises(UnsupportedParameterError, match="cannot edit"):
         await env.gateway.edit_order(broker_id=env.broker.id, client_order_id="no-edit", price="43000.20")
     assert await env.gateway.fetch_positions(broker_id=env.broker.id) == []
+
+
+def test_a_header_marked_testnet_uses_the_production_host() -> None:
+    urls = ExchangeUrls(production={MarketType.SPOT: "https://api.x"}, testnet_headers={"x-simulated-trading": "1"})
+    assert urls.for_(MarketType.SPOT, testnet=True) == "https://api.x"
+    assert urls.for_(MarketType.SWAP, testnet=True) is None
+    assert ExchangeUrls(production={MarketType.SPOT: "https://api.x"}).for_(MarketType.SPOT, testnet=True) is None
+
+
+async def test_the_transport_adds_testnet_headers_to_testnet_calls_only() -> None:
+    seen: list[str | None] = []
+
+    async def echo(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("x-simulated-trading"))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_get("/ping", echo)
+    async with TestServer(app, host="127.0.0.1") as server:
+        transport = HttpTransport("demo", lambda *_: None, testnet_headers={"x-simulated-trading": "1"})
+        try:
+            for testnet in (True, False):
+                ctx = CallContext(exchange="demo", base_url=str(server.make_url("")), testnet=testnet)
+                await transport.send(ctx, HttpRequest(method="GET", url=str(server.make_url("/ping"))))
+        finally:
+            await transport.close()
+    assert seen == ["1", None]

@@ -177,3 +177,40 @@ def test_every_hook_is_documented(name: str) -> None:
 def test_every_hook_is_in_the_readme(name: str) -> None:
     readme = (ROOT / "README.md").read_text()
     assert f"`{name}" in readme, f"README's plugin guide does not mention hook {name}"
+
+
+def _readme_section(title: str) -> str:
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index(title)
+    return readme[start : readme.index("\n## ", start + 1)]
+
+
+def test_the_readme_hook_table_is_the_hookspecs() -> None:
+    """Each row of the README's hook table shows its hook's exact signature, and no hook is missing."""
+    section = _readme_section("## Writing an exchange plugin")
+    rows = re.findall(r"^\s*\| `(\w+)\(([^)]*)\)` \|", section, flags=re.MULTILINE)
+    table = {name: [a.strip() for a in args.split(",") if a.strip()] for name, args in rows}
+    specs_ = {name: list(inspect.signature(getattr(specs, name)).parameters) for name in HOOKS}
+    assert table == specs_
+
+
+def test_the_readme_lists_every_module_a_plugin_imports() -> None:
+    section = _readme_section("## Writing an exchange plugin")
+    used = set()
+    for path in (ROOT / "plugins").glob("*/terminal5_*/*.py"):
+        used |= set(re.findall(r"^from (terminal5(?:\.\w+)?) import", path.read_text(), flags=re.MULTILINE))
+        used |= {f"terminal5.{m}" for m in re.findall(r"^from terminal5 import (\w+)", path.read_text(), re.M)}
+    used.discard("terminal5")
+    assert used, "the plugins import the contract"
+    missing = sorted(m for m in used if f"`{m}`" not in section)
+    assert not missing, f"README's plugin section does not list {missing}"
+
+
+def test_implied_parameters_are_documented_where_plugins_read() -> None:
+    from terminal5.params import IMPLIED
+
+    doc = inspect.getdoc(specs.register_exchanges) or ""
+    section = _readme_section("## Writing an exchange plugin")
+    for name in IMPLIED:
+        assert f"``{name}``" in doc, f"register_exchanges' doc does not say {name} is implied"
+        assert f"`{name}`" in section
