@@ -1,1 +1,1 @@
-"""Terminal 5 plugin template: the ``example`` exchange."""
+"""Terminal 5 plugin template: the ``loopback`` exchange (a plugin to copy)."""
