@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import secrets
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +18,16 @@ from terminal5.testing.pytest_plugin import skip_or_fail
 
 # The core's tests place orders on the loopback exchange through the plugin template (the one example
 # exchange). Where the template is not installed (tox env `core`: no plugin installed, none discovered),
-# it is imported from its folder: importable, never discovered, since it has no entry point then.
+# its package is made importable through a directory holding only a link to it: the template's folder
+# itself may hold a build's terminal5_template.egg-info, whose entry point must stay undiscovered.
+# sys.path (not an import hook) so that spawned processes and CLI subprocesses import it too.
 TEMPLATE = Path(__file__).resolve().parents[1] / "plugins" / "template"
 if importlib.util.find_spec("terminal5_template") is None:
-    sys.path.insert(0, str(TEMPLATE))
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TEMPLATE), os.environ.get("PYTHONPATH")]))
+    _shim = Path(tempfile.mkdtemp(prefix="t5-template-"))
+    atexit.register(shutil.rmtree, _shim, True)
+    (_shim / "terminal5_template").symlink_to(TEMPLATE / "terminal5_template", target_is_directory=True)
+    sys.path.insert(0, str(_shim))
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_shim), os.environ.get("PYTHONPATH")]))
 
 PG_URL = os.environ.get("TERMINAL5_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TERMINAL5_TEST_REDIS", "redis://127.0.0.1:6379/0")
