@@ -89,6 +89,12 @@ def to_native(request: OrderRequest, market: Market, native_client_id: NativeCli
         params["reduceOnly"] = "true"
     if request.position_side is not None:
         params["positionSide"] = request.position_side.value
+    return _place(params, market, native_client_id, attached=_attached_stop_loss(request, market, native_client_id))
+
+
+def _place(
+    params: dict[str, str], market: Market, native_client_id: NativeClientId, attached: tuple[AttachedOrder, ...] = ()
+) -> NativeCall:
     return NativeCall(
         method="POST",
         path="/api/order",
@@ -96,7 +102,7 @@ def to_native(request: OrderRequest, market: Market, native_client_id: NativeCli
         market_type=market.type,
         endpoint="order.place",
         native_client_id=native_client_id,
-        attached=_attached_stop_loss(request, market, native_client_id),
+        attached=attached,
     )
 
 
@@ -122,15 +128,7 @@ def _attached_stop_loss(
         "reduceOnly": "true",
         "clientId": child_id,
     }
-    call = NativeCall(
-        method="POST",
-        path="/api/order",
-        params=params,
-        market_type=market.type,
-        endpoint="order.place",
-        native_client_id=child_id,
-    )
-    return (AttachedOrder(role="stop_loss", client_order_id=child_id, call=call),)
+    return (AttachedOrder(role="stop_loss", client_order_id=child_id, call=_place(params, market, child_id)),)
 
 
 def _decimal(value: Any) -> Decimal | None:

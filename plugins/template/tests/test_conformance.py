@@ -5,12 +5,20 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from terminal5.contract import CallContext, HttpResponse
-from terminal5.errors import AuthenticationError, DuplicateOrder, InsufficientFunds, OrderNotFound, RateLimitExceeded
-from terminal5.models import Market, MarketType
+from terminal5.errors import (
+    AuthenticationError,
+    DuplicateOrder,
+    InsufficientFunds,
+    InvalidOrder,
+    OrderNotFound,
+    RateLimitExceeded,
+)
+from terminal5.models import Market, MarketType, OrderRequest, OrderType, Side
 from terminal5.plugins import load_hooks
 from terminal5.testing import conformance
 
@@ -75,3 +83,20 @@ def test_decimal_format(steps: int, notation: str) -> None:
     if notation == "E":
         quantity = Decimal(f"{quantity:E}")  # the same amount written with an exponent
     conformance.check_decimal_format(HOOKS, NAME, MARKET, [quantity], price=Decimal("43000.10"))
+
+
+def test_stop_loss_is_an_attached_reduce_only_order(hooks: Any) -> None:
+    perpetual = attrs.evolve(MARKET, symbol="BTC/USDT:USDT", native_symbol="BTCUSDT_PERP", type=MarketType.SWAP)
+    request = OrderRequest(
+        symbol=perpetual.symbol, side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("0.001"),
+        price=Decimal("43000.10"), stop_loss_price=Decimal("41000"), user_id=1, broker_id=1,
+    )
+    call = hooks.to_native(NAME, request, perpetual, "parent-1")
+    (child,) = call.attached
+    assert child.role == "stop_loss" and child.client_order_id == "parent-1-sl"
+    assert dict(child.call.params) == {
+        "symbol": "BTCUSDT_PERP", "side": "SELL", "type": "STOP_MARKET", "quantity": "0.001",
+        "stopPrice": "41000", "reduceOnly": "true", "clientId": "parent-1-sl",
+    }
+    with pytest.raises(InvalidOrder, match="stop_loss_price"):
+        hooks.to_native(NAME, attrs.evolve(request, stop_loss_price=Decimal("41000.001")), perpetual, "parent-2")
