@@ -99,3 +99,15 @@ def test_published_limits_are_shared_rules() -> None:
     assert (orders.limit, orders.scope, orders.weighted) == (300, "account", False)
     assert orders.applies("algo.place", MarketType.SWAP) and not orders.applies("order.fetch", MarketType.SWAP)
     assert not any(r.window > 3600 for r in SPEC.rate_limits)
+
+
+def test_to_native_writes_amounts_exactly() -> None:
+    """The plugin's own order call (not only its helpers): quantities in any notation, sent plain."""
+    spot = parse_exchange_info(SPOT_EXCHANGE_INFO, futures=False)
+    futures = parse_exchange_info(FUTURES_EXCHANGE_INFO, futures=True)
+    conformance.check_decimal_format(
+        HOOKS, "binance", spot[0], [Decimal("0.00100"), Decimal("1E+1"), Decimal("0.5")], price=Decimal("4.3E+4")
+    )
+    conformance.check_decimal_format(
+        HOOKS, "binance", futures[0], [Decimal("0.0050"), Decimal("1E+1")], price=Decimal("43000.1")
+    )

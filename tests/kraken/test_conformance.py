@@ -224,3 +224,11 @@ def test_rest_counter_is_a_shared_decaying_budget() -> None:
     ctx = CallContext(exchange="kraken", base_url="http://127.0.0.1")
     assert rule.for_context(ctx) == (15, 0.33)
     assert rule.for_context(CallContext(exchange="kraken", base_url="x", options={"tier": "pro"})) == (20, 1.0)
+
+
+def test_to_native_writes_amounts_exactly(hooks: Any) -> None:
+    """The plugin's own AddOrder call (not only its helpers): volumes in any notation, sent plain."""
+    conformance.check_decimal_format(
+        hooks, EXCHANGE, BTC_USD, [Decimal("0.00100"), Decimal("1E+1"), Decimal("1.50000")],
+        price=Decimal("27500.0"), native_client_id=1234567,
+    )
