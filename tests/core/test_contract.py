@@ -3,6 +3,7 @@ capability list users see derived from the client, never declared by hand."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -138,3 +139,16 @@ async def test_the_transport_adds_testnet_headers_to_testnet_calls_only() -> Non
         finally:
             await transport.close()
     assert seen == ["1", None]
+
+
+def test_terminal5_exchanges_shows_the_capabilities_of_the_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from terminal5.cli import main
+
+    monkeypatch.setenv("TERMINAL5_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TERMINAL5_PLUGINS_ALLOW", "no-installed-plugin")
+    monkeypatch.setenv("TERMINAL5_PLUGINS_EXTRA", "terminal5_template.plugin")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["exchanges"], stdin=io.StringIO(), stdout=out, stderr=err) == 0, err.getvalue()
+    assert "capabilities: server_time" in out.getvalue()
