@@ -99,6 +99,18 @@ class BrokerDisabled(Terminal5Error):
     http_status = 423
 
 
+class BrokerBusy(Terminal5Error):
+    """The broker still has open orders (removing it would orphan them); nothing was changed."""
+
+    http_status = 409
+
+
+class DatabaseSchemaMissing(Terminal5Error):
+    """The configured PostgreSQL schema (search_path) does not exist."""
+
+    http_status = 503
+
+
 class PluginError(Terminal5Error):
     """A plugin broke the contract (two plugins claim one exchange, a hook returned a wrong type…)."""
 

@@ -199,7 +199,8 @@ def test_run_serves_and_stops_on_sigterm(env: dict[str, str], simulator: dict) -
         body = json.dumps({"broker_id": 1, "symbol": "BTC/USDT", "side": "buy", "type": "limit",
                            "quantity": "0.001", "price": "43000.10", "client_order_id": "run-1"}).encode()
         request = urllib.request.Request(info["url"] + "/v1/orders", data=body, method="POST",  # noqa: S310
-                                         headers={"Authorization": f"Bearer {token}"})
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
             assert json.loads(resp.read())["status"] == "open"
         started = time.monotonic()
