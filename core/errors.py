@@ -52,7 +52,7 @@ class Terminal5Error(Exception):
 
     def __str__(self) -> str:
         parts = [self.message]
-        if self.field:
+        if self.field and not self.message.startswith(f"{self.field}:"):  # never "status: status: …"
             parts.insert(0, f"{self.field}:")
         if self.exchange:
             parts.append(f"[{self.exchange}{' ' + str(self.code) if self.code is not None else ''}]")
