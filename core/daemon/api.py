@@ -13,6 +13,7 @@ broker's owner.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -49,6 +50,11 @@ MAX_TEXT = 500  # a kill reason, one extra_params value
 MAX_KEY = 128  # an order key in a path: the stored id columns are 128 characters
 MAX_DEAD_MAN_SECONDS = 86_400
 MAX_OFFSET = 10_000_000
+#: an amount on the wire, exactly as the OpenAPI document publishes it: plain digits, no sign or exponent,
+#: at most 20 before the point and 18 after (NUMERIC(38,18)); zero passes here and fails "greater than zero"
+MONEY_WIRE_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,18})?")
+#: RFC 3339 with a timezone (Python's fromisoformat alone accepts more)
+TIME_WIRE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 EDIT_FEATURES = ("amend_order", "edit_order")
 
 
@@ -78,7 +84,7 @@ def parse_int(
     value: Any, field: str, *, minimum: int | None = None, default: int | None = None, maximum: int = MAX_ID
 ) -> int | None:
     """An integer from a query string (digits only) or a JSON body (an integer, never 1.5 or "1")."""
-    if value is None or value == "":
+    if value is None:
         return default
     if isinstance(value, str):
         if not value.isascii() or not value.lstrip("-").isdigit() or len(value) > 12:
@@ -129,9 +135,12 @@ def check_wire_order(data: Mapping[str, Any]) -> None:
     decimal type; such a value is a float to every other client, so it is refused as one)."""
     errors: list[tuple[str, str]] = []
     for name in MONEY_FIELDS:
-        value = data.get(name)
-        if value is not None and not isinstance(value, str):
-            errors.append((name, f'must be a decimal string (e.g. "0.1"), not {_json_type(value)}'))
+        problem = money_wire_error(data.get(name))
+        if problem:
+            errors.append((name, problem))
+    expire_at = data.get("expire_at")
+    if isinstance(expire_at, str) and not TIME_WIRE_RE.fullmatch(expire_at):
+        errors.append(("expire_at", f"{expire_at[:40]!r} is not RFC 3339 with a timezone (2026-01-21T14:32:15Z)"))
     extra = data.get("extra_params")
     if isinstance(extra, Mapping):
         if len(extra) > MAX_EXTRA_PARAMS:
@@ -145,6 +154,18 @@ def check_wire_order(data: Mapping[str, Any]) -> None:
                 errors.append((f"extra_params.{key}", f"at most {MAX_TEXT} characters"))
     if errors:
         raise InvalidOrderRequest(errors)
+
+
+def money_wire_error(value: Any) -> str | None:
+    """Why ``value`` is not an amount as the wire writes one (None when it is, or is absent)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return f'must be a decimal string (e.g. "0.1"), not {_json_type(value)}'
+    if not MONEY_WIRE_RE.fullmatch(value):
+        return (f"{value[:40]!r} is not a plain positive decimal: digits, optionally a point and decimals, "
+                "no sign, spaces or exponent; at most 20 digits before the point and 18 after")
+    return None
 
 
 def check_reason(reason: Any) -> str | None:
@@ -164,7 +185,7 @@ def check_key(key: str) -> str:
 
 
 def check_symbol(symbol: Any) -> str | None:
-    if symbol is None or symbol == "":
+    if symbol is None:
         return None
     if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
         shown = symbol[:40] if isinstance(symbol, str) else symbol
@@ -173,8 +194,10 @@ def check_symbol(symbol: Any) -> str | None:
 
 
 def parse_time(value: Any, field: str) -> datetime | None:
-    if value in (None, ""):
+    if value is None:
         return None
+    if not isinstance(value, str) or not TIME_WIRE_RE.fullmatch(value):
+        raise _bad(field, f"{str(value)[:40]!r} is not RFC 3339 with a timezone (e.g. 2026-01-21T14:32:15Z)")
     try:
         return converter.structure(value, datetime)
     except (TypeError, ValueError) as exc:
@@ -182,9 +205,9 @@ def parse_time(value: Any, field: str) -> datetime | None:
 
 
 def parse_bool(value: Any, field: str) -> bool:
-    if value in (None, "", False, "0", "false", "no"):
+    if value is None or value is False or value == "false":
         return False
-    if value in (True, "1", "true", "yes"):
+    if value is True or value == "true":
         return True
     raise _bad(field, "must be true or false")
 
@@ -240,7 +263,7 @@ class Api:
         if "broker_id" not in data:
             raise _bad("broker_id", "is required (an integer)")
         broker_id = check_id(data.get("broker_id"), "broker_id")
-        if data.get("user_id") is not None:
+        if "user_id" in data:
             check_id(data["user_id"], "user_id")
         check_wire_order(data)
         if p.admin:
@@ -321,8 +344,9 @@ class Api:
         values: dict[str, Decimal | None] = {}
         for name in ("quantity", "price"):
             if changes.get(name) is not None:
-                if not isinstance(changes[name], str):
-                    raise _bad(name, f'must be a decimal string (e.g. "0.1"), not {_json_type(changes[name])}')
+                problem = money_wire_error(changes[name])
+                if problem:
+                    raise _bad(name, problem)
                 try:
                     values[name] = to_decimal(changes[name])
                 except ValueError as exc:
@@ -358,7 +382,7 @@ class Api:
         unknown = set(query) - allowed
         if unknown:
             raise InvalidOrderRequest([(k, "unknown filter") for k in sorted(unknown)])
-        status = query.get("status") or None
+        status = query.get("status")
         if status is not None:
             try:
                 status = OrderStatus(status).value
@@ -450,7 +474,7 @@ class Api:
             )
 
     async def dead_man(self, p: Principal, broker_id: int, body: Any) -> dict[str, Any]:
-        broker = await self.broker(p, broker_id)
+        check_id(broker_id, "broker_id")
         if not isinstance(body, Mapping):
             raise _bad("request", f"must be a JSON object, got {_json_type(body)}")
         unknown = set(body) - {"timeout"}
@@ -462,6 +486,7 @@ class Api:
             raise _bad("timeout", "must be an integer (whole seconds), got a string")
         timeout = parse_int(body["timeout"], "timeout", minimum=0, maximum=MAX_DEAD_MAN_SECONDS)
         assert timeout is not None
+        broker = await self.broker(p, broker_id)  # after the body: a request invalid as written is a 400
         return await dead_man_switch(self.gw, broker, timeout)
 
 
