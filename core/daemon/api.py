@@ -179,8 +179,12 @@ def check_reason(reason: Any) -> str | None:
 
 
 def check_key(key: str) -> str:
-    if not key or len(key) > MAX_KEY:
+    """An order key (client or exchange id) from a path: 1-128 printable characters (a NUL cannot even be
+    stored in a PostgreSQL text column)."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
         raise _bad("key", f"must be 1 to {MAX_KEY} characters")
+    if not key.isprintable():
+        raise _bad("key", "must be printable characters (no control characters)")
     return key
 
 

@@ -90,7 +90,9 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 raise
             name = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}.get(exc.status, "HttpError")
             data = {"error": name, "message": exc.reason, "request_id": request_id}
-            if exc.status == 413:
+            if exc.status == 404:
+                data.update(field="path", message=f"no route {request.path[:200]!r}")
+            elif exc.status == 413:
                 data.update(field="request", message=f"the body is larger than {MAX_BODY} bytes")
             elif exc.status == 405:
                 data.update(field="method", message=f"{request.method} is not allowed here")
