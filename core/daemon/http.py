@@ -2,6 +2,8 @@
 
 * ``Authorization: Bearer <token>`` on every ``/v1`` route except ``/v1/openapi.json`` and
   ``/v1/exchanges``; ``/health`` and ``/metrics`` are open (the server binds to 127.0.0.1 by default).
+* Bodies are read strictly (``body.py``: JSON only, 64 KiB, 16 levels, no duplicate keys); a route takes
+  only the query parameters ``routes.ROUTES`` declares for it, each once; ids are 1..2^31-1.
 * Every request carries a request id (``X-Request-ID`` or a new one), bound to every log line of the
   request, from here through the plugin to the database, and echoed in the answer.
 * Errors answer ``{"error": <taxonomy name>, "message", "field"?, "exchange"?, "code"?, "request_id"}``

@@ -107,7 +107,7 @@ def test_the_served_document_is_the_one_tested(live: Live) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=6, deadline=None, derandomize=True, phases=[Phase.explicit, Phase.generate],
+@settings(max_examples=6, deadline=None, derandomize=True, database=None, phases=[Phase.explicit, Phase.generate],
           suppress_health_check=list(HealthCheck))
 def test_the_server_keeps_its_document(case: Any, live: Live) -> None:
     case.call_and_validate(base_url=live.url, headers={"Authorization": f"Bearer {live.token}"}, checks=CHECKS,
