@@ -53,6 +53,12 @@ def test_bodies_are_closed() -> None:
         assert SCHEMAS[name]["additionalProperties"] is False, name
 
 
+def test_every_route_lists_its_error_statuses() -> None:
+    from terminal5.daemon.routes import ERRORS
+
+    assert {r.operation for r in ROUTES} == set(ERRORS)
+
+
 def test_each_route_declares_only_what_it_can_answer() -> None:
     assert {str(s) for s in ERROR_STATUSES} | {"200"} == set(DOC["paths"]["/v1/orders"]["post"]["responses"])
     assert set(DOC["paths"]["/v1/brokers/{broker_id}"]["get"]["responses"]) == {"200", "400", "401", "404", "503"}
