@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import sys
@@ -194,6 +195,14 @@ def _options(items: Sequence[str]) -> dict[str, str]:
     return out
 
 
+def _broker_id(args: argparse.Namespace) -> int:
+    """``broker remove ID`` or ``broker remove --broker ID``: one form for every verb, the other accepted."""
+    given = {v for v in (args.broker_id, args.broker) if v is not None}
+    if len(given) != 1:
+        raise CliError("give the broker id: terminal5 broker " + args.broker_cmd + " ID")
+    return given.pop()
+
+
 def cmd_broker(args: argparse.Namespace, out: Out) -> int:
     columns = ("id", "user_id", "exchange", "label", "testnet", "key_hint", "enabled", "base_url")
     if args.broker_cmd == "add":
@@ -210,9 +219,21 @@ def cmd_broker(args: argparse.Namespace, out: Out) -> int:
             result = info.to_dict()
             if args.test:
                 result["test"] = await api.test_broker(_admin(), info.id)
+                if not result["test"].get("ok"):
+                    # Keys that fail their check are not kept: a broker that cannot trade is not "added".
+                    await gw.storage.run(gw.brokers.remove, info.id, None, force=True)
+                    result["added"] = False
             return result
 
         data = asyncio.run(_with_api(args, add))
+        if data.get("added") is False:
+            error = data["test"].get("error") or {}
+            reason = f"{error.get('error', 'check failed')}: {error.get('message', '')}".rstrip(": ")
+            if out.as_json:
+                out.emit(data)
+            else:
+                args.stderr.write(f"error: the key check failed ({reason}); the broker was not added\n")
+            return 1
         out.emit(data, lambda d: f"broker {d['id']} added: {d['exchange']}/{d['label']} for user {d['user_id']} "
                                  f"(key {d['key_hint']})" + (f"\n{_pretty(d['test'])}" if "test" in d else ""))
         return 0
@@ -221,16 +242,19 @@ def cmd_broker(args: argparse.Namespace, out: Out) -> int:
         out.emit(data, lambda d: _table(d, columns))
         return 0
     if args.broker_cmd == "remove":
+        broker_id = _broker_id(args)
+
         async def remove(gw: Any, api: Any) -> Any:
-            info = await gw.get_broker(args.broker_id)
-            await gw.remove_broker(args.broker_id)
+            info = await gw.get_broker(broker_id)
+            await gw.storage.run(gw.brokers.remove, broker_id, None, force=args.force)
             return {"removed": info.to_dict()}
 
         data = asyncio.run(_with_api(args, remove))
         out.emit(data, lambda d: f"broker {d['removed']['id']} removed")
         return 0
     if args.broker_cmd == "test":
-        data = asyncio.run(_with_api(args, lambda gw, api: api.test_broker(_admin(), args.broker_id)))
+        broker_id = _broker_id(args)
+        data = asyncio.run(_with_api(args, lambda gw, api: api.test_broker(_admin(), broker_id)))
         out.emit(data, _pretty)
         return 0 if data.get("ok") else 1
     raise CliError("broker needs a sub-command: add, list, remove, test")
@@ -273,6 +297,45 @@ def _order_line(o: dict[str, Any]) -> str:
             f"-> {o['status']} ({o.get('native_status') or '-'}) filled {o.get('filled')}  id {o.get('id') or '-'}")
 
 
+class RemoteError(Terminal5Error):
+    """An error the daemon answered, under its own taxonomy name."""
+
+    def __init__(self, data: dict[str, Any], status: int) -> None:
+        super().__init__(str(data.get("message", f"HTTP {status}")), exchange=data.get("exchange"),
+                         code=data.get("code"), field=data.get("field"), details=data.get("details"))
+        self.name = str(data.get("error", "HttpError"))
+        self.http_status = status
+
+    @property
+    def kind(self) -> str:
+        return self.name
+
+
+def _running_daemon() -> dict[str, Any] | None:
+    from terminal5.daemon.localdoor import find
+
+    return find(_settings().data_dir, os.environ.get("TERMINAL5_HEARTBEAT_NAME", "terminal5"))
+
+
+async def _place_through(daemon: dict[str, Any], body: dict[str, Any]) -> Any:
+    """POST the order to the running daemon. Only a connection that never opened falls back to a local
+    gateway: once the request may have left, the answer (or its absence) is the daemon's."""
+    import aiohttp
+
+    headers = {"Authorization": f"Bearer {daemon['token']}", "Content-Type": "application/json"}
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        async with session.post(f"{daemon['url']}/v1/orders", data=jsonutil.dumps(body), headers=headers) as resp:
+            text = await resp.text()
+            try:
+                data = jsonutil.loads(text)
+            except ValueError:
+                data = {"error": "HttpError", "message": text[:200]}
+            if resp.status >= 400:
+                raise RemoteError(data if isinstance(data, dict) else {}, resp.status)
+            return data
+
+
 def cmd_order(args: argparse.Namespace, out: Out) -> int:
     if args.order_cmd == "place":
         if args.data:
@@ -291,6 +354,17 @@ def cmd_order(args: argparse.Namespace, out: Out) -> int:
                     body[name] = getattr(args, name)
             if args.reduce_only:
                 body["reduce_only"] = True
+        daemon = None if args.no_daemon else _running_daemon()
+        if daemon is not None:
+            import aiohttp
+
+            try:
+                data = asyncio.run(_place_through(daemon, body))
+            except aiohttp.ClientConnectorError:
+                pass  # never connected, so nothing was sent: the local gateway places it
+            else:
+                out.emit(data, lambda d: _order_line(d) + f"\n(through the daemon at {daemon['url']})")
+                return 0
         data = asyncio.run(_with_api(args, lambda gw, api: api.place_order(_admin(), body)))
         out.emit(data, _order_line)
         return 0
@@ -530,6 +604,11 @@ def cmd_run(args: argparse.Namespace, out: Out) -> int:
 
 
 # --- the parser ------------------------------------------------------------------------------------------
+ORDER_TYPES = ("market", "limit", "limit_maker", "stop_loss", "stop_loss_limit", "take_profit", "take_profit_limit")
+STATUSES = ("open", "closed", "cancelled", "UNKNOWN", "pending_submit", "rejected")
+TIME_FORMAT = "ISO-8601 with a timezone, e.g. 2026-01-21T14:32:15Z"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
@@ -542,94 +621,117 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, help_: str, **kw: Any) -> argparse.ArgumentParser:
         return sub.add_parser(name, help=help_, description=help_, parents=[common], epilog=EPILOG, **kw)
 
+    def action(subs: Any, name: str, help_: str) -> argparse.ArgumentParser:
+        return subs.add_parser(name, help=help_, description=help_, parents=[common], epilog=EPILOG)
+
+    def broker_option(p: argparse.ArgumentParser, *, required: bool = False, help_: str = "the broker id") -> None:
+        p.add_argument("--broker", type=int, required=required, metavar="ID", help=help_)
+
     p = add("run", "run the daemon (HTTP API, Redis Streams when configured, heartbeat, reconciliation)")
     p.add_argument("--host", help="bind address (default TERMINAL5_HTTP_HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default TERMINAL5_HTTP_PORT or 8555; 0 = any free port)")
-    p.add_argument("--max-seconds", type=float, help="stop by itself after this long")
-    p.add_argument("--heartbeat-name", default=os.environ.get("TERMINAL5_HEARTBEAT_NAME", "terminal5"))
-    p.add_argument("--reconcile-interval", type=float, help="seconds (default TERMINAL5_RECONCILE_INTERVAL or 60)")
+    p.add_argument("--max-seconds", type=float, metavar="SECONDS", help="stop by itself after this many seconds")
+    p.add_argument("--heartbeat-name", default=os.environ.get("TERMINAL5_HEARTBEAT_NAME", "terminal5"),
+                   metavar="NAME", help="the name this daemon's heartbeat is published under (default %(default)s)")
+    p.add_argument("--reconcile-interval", type=float, metavar="SECONDS",
+                   help="seconds between reconciliations (default TERMINAL5_RECONCILE_INTERVAL or 60)")
     p.add_argument("--no-reconcile", action="store_true", help="no reconciliation loop")
     p.add_argument("--no-streams", action="store_true", help="no Redis Streams front door even with Redis")
     p.set_defaults(func=cmd_run)
 
     add("exchanges", "list the exchanges of the installed plugins").set_defaults(func=cmd_exchanges)
 
-    p = add("broker", "manage brokers (exchange accounts)")
+    p = add("broker", "manage brokers (exchange accounts): add, list, remove, test")
     bsub = p.add_subparsers(dest="broker_cmd", metavar="ACTION")
-    b = bsub.add_parser("add", parents=[common], help="add a broker; keys are read from a prompt or stdin "
-                        "(key line, secret line, [passphrase line])")
-    b.add_argument("--user", type=int, required=True)
-    b.add_argument("--exchange", required=True)
-    b.add_argument("--label", required=True)
-    b.add_argument("--testnet", action="store_true")
-    b.add_argument("--base-url", help="override the exchange URL (a simulator, a proxy)")
-    b.add_argument("--option", action="append", metavar="NAME=VALUE", help="a plugin broker option")
-    b.add_argument("--passphrase", action="store_true", help="also read an API passphrase")
-    b.add_argument("--test", action="store_true", help="check the keys right after adding")
-    b = bsub.add_parser("list", parents=[common], help="list brokers")
-    b.add_argument("--user", type=int)
-    for name, help_ in (("remove", "remove a broker"), ("test", "check a broker's keys; futures position/margin mode")):
-        b = bsub.add_parser(name, parents=[common], help=help_)
-        b.add_argument("broker_id", type=int)
+    b = action(bsub, "add", "add a broker; the keys are read from a prompt or stdin (key line, secret line, "
+                            "[passphrase line]), never from the command line")
+    b.add_argument("--user", type=int, required=True, metavar="USER_ID", help="the user who owns the broker")
+    b.add_argument("--exchange", required=True, metavar="NAME", help="an exchange of `terminal5 exchanges`")
+    b.add_argument("--label", required=True, help="a name for the broker, unique per user")
+    b.add_argument("--testnet", action="store_true", help="use the exchange's testnet URLs")
+    b.add_argument("--base-url", metavar="URL", help="override the exchange URL (a simulator, a proxy)")
+    b.add_argument("--option", action="append", metavar="NAME=VALUE",
+                   help="a plugin broker option (see `terminal5 exchanges`); repeatable")
+    b.add_argument("--passphrase", action="store_true", help="also read an API passphrase (third line)")
+    b.add_argument("--test", action="store_true",
+                   help="check the keys right after adding; when the check fails the broker is not added and "
+                        "the exit status is 1")
+    b = action(bsub, "list", "list brokers (never a secret: only the key's last characters)")
+    b.add_argument("--user", type=int, metavar="USER_ID", help="only this user's brokers")
+    for name, help_ in (("remove", "remove a broker (refused while it has open, pending or unknown orders)"),
+                        ("test", "check a broker's keys; on futures, the position and margin modes")):
+        b = action(bsub, name, help_)
+        b.add_argument("broker_id", type=int, nargs="?", metavar="ID", help="the broker id")
+        broker_option(b, help_="the broker id (same as ID)")
+        if name == "remove":
+            b.add_argument("--force", action="store_true",
+                           help="remove even with live orders (they stay on the exchange, orphaned)")
     p.set_defaults(func=cmd_broker)
 
-    p = add("token", "manage API tokens")
+    p = add("token", "manage API tokens: create, list, revoke")
     tsub = p.add_subparsers(dest="tok_cmd", metavar="ACTION")
-    t = tsub.add_parser("create", parents=[common], help="create a token (shown once)")
-    t.add_argument("--user", type=int)
-    t.add_argument("--admin", action="store_true", help="an admin token (sees every user)")
-    t.add_argument("--label", default="")
-    t = tsub.add_parser("list", parents=[common], help="list tokens (never the token itself)")
-    t.add_argument("--user", type=int)
-    t = tsub.add_parser("revoke", parents=[common], help="revoke a token")
-    t.add_argument("token_id", type=int)
+    t = action(tsub, "create", "create a token for one user or an admin (shown once)")
+    who = t.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", type=int, metavar="USER_ID", help="a token acting as this user only")
+    who.add_argument("--admin", action="store_true", help="an admin token (sees and acts for every user)")
+    t.add_argument("--label", default="", help="a note to recognise the token by")
+    t = action(tsub, "list", "list tokens (never the token itself)")
+    t.add_argument("--user", type=int, metavar="USER_ID", help="only this user's tokens")
+    t = action(tsub, "revoke", "revoke a token")
+    t.add_argument("token_id", type=int, metavar="TOKEN_ID", help="the token's id (see `terminal5 token list`)")
     p.set_defaults(func=cmd_token)
 
     p = add("order", "place, get, cancel, list orders")
     osub = p.add_subparsers(dest="order_cmd", metavar="ACTION")
-    o = osub.add_parser("place", parents=[common], help="place an order (idempotent on --client-order-id)")
-    o.add_argument("--broker", type=int)
-    o.add_argument("--symbol")
-    o.add_argument("--side", choices=("buy", "sell"))
-    o.add_argument("--type")
-    o.add_argument("--quantity")
-    o.add_argument("--price")
-    o.add_argument("--stop-price")
-    o.add_argument("--client-order-id")
-    o.add_argument("--time-in-force")
-    o.add_argument("--source")
-    o.add_argument("--reduce-only", action="store_true")
-    o.add_argument("--data", help="the whole unified request as JSON ('-' reads stdin)")
+    o = action(osub, "place", "place an order (idempotent on --client-order-id); goes through the running "
+                              "daemon when one is up")
+    unless = " (required unless --data)"
+    broker_option(o, help_="the broker id" + unless)
+    o.add_argument("--symbol", help="unified symbol, e.g. BTC/USDT or BTC/USDT:USDT" + unless)
+    o.add_argument("--side", choices=("buy", "sell"), help="buy or sell" + unless)
+    o.add_argument("--type", choices=ORDER_TYPES, help="order type" + unless)
+    o.add_argument("--quantity", metavar="DECIMAL", help="amount in base currency, a decimal like 0.001" + unless)
+    o.add_argument("--price", metavar="DECIMAL", help="limit price (limit types)")
+    o.add_argument("--stop-price", metavar="DECIMAL", help="trigger price (stop and take-profit types)")
+    o.add_argument("--client-order-id", metavar="ID", help="your id for the order: 1-64 of A-Z a-z 0-9 . _ : / -")
+    o.add_argument("--time-in-force", choices=("GTC", "IOC", "FOK", "GTD"), help="time in force")
+    o.add_argument("--source", choices=("manual", "strategy", "webhook"), help="who sends it (default manual)")
+    o.add_argument("--reduce-only", action="store_true", help="only reduce a position (futures)")
+    o.add_argument("--data", metavar="JSON", help="the whole unified request as JSON ('-' reads stdin)")
+    o.add_argument("--no-daemon", action="store_true",
+                   help="place with a gateway of this command even when a daemon runs")
     for name in ("get", "cancel"):
-        o = osub.add_parser(name, parents=[common], help=f"{name} an order")
-        o.add_argument("--broker", type=int, required=True)
-        o.add_argument("--client-order-id")
-        o.add_argument("--order-id")
-        o.add_argument("--symbol", help="needed when the order is not stored")
+        o = action(osub, name, f"{name} one order, by client order id or exchange order id")
+        broker_option(o, required=True)
+        key = o.add_mutually_exclusive_group(required=True)
+        key.add_argument("--client-order-id", metavar="ID", help="the order's client order id")
+        key.add_argument("--order-id", metavar="ID", help="the exchange's order id")
+        o.add_argument("--symbol", help="unified symbol; needed when the order is not stored")
         if name == "get":
             o.add_argument("--refresh", action="store_true", help="ask the exchange, not only the database")
-    o = osub.add_parser("list", parents=[common], help="list stored orders")
-    o.add_argument("--broker", type=int)
-    o.add_argument("--user", type=int)
-    o.add_argument("--status")
-    o.add_argument("--symbol")
-    o.add_argument("--since")
-    o.add_argument("--until")
-    o.add_argument("--limit", type=int)
-    o.add_argument("--offset", type=int)
+    o = action(osub, "list", "list stored orders, newest first")
+    broker_option(o, help_="only this broker's orders")
+    o.add_argument("--user", type=int, metavar="USER_ID", help="only this user's orders")
+    o.add_argument("--status", choices=STATUSES, help="only orders in this status")
+    o.add_argument("--symbol", help="only this unified symbol")
+    o.add_argument("--since", metavar="TIME", help=f"created at or after TIME, {TIME_FORMAT}")
+    o.add_argument("--until", metavar="TIME", help=f"created before TIME, {TIME_FORMAT}")
+    o.add_argument("--limit", type=int, metavar="N", help="at most N orders (1-500, default 100)")
+    o.add_argument("--offset", type=int, metavar="N", help="skip the first N orders (paging)")
     p.set_defaults(func=cmd_order)
 
     p = add("reconcile", "reconcile exchange open orders with the database, then validate stored orders")
-    p.add_argument("--broker", type=int, help="one broker (default: every enabled broker)")
+    broker_option(p, help_="one broker (default: every enabled broker)")
     p.set_defaults(func=cmd_reconcile)
 
-    for name, help_ in (("kill", "kill switch: cancel every open order and refuse new ones"),
-                        ("enable", "lift the kill switch")):
+    for name, help_ in (("kill", "kill switch: refuse new orders and cancel every open order of a broker or user"),
+                        ("enable", "lift the kill switch of a broker or of every broker of a user")):
         p = add(name, help_)
-        p.add_argument("--broker", type=int)
-        p.add_argument("--user", type=int)
+        target = p.add_mutually_exclusive_group(required=True)
+        target.add_argument("--broker", type=int, metavar="ID", help="one broker")
+        target.add_argument("--user", type=int, metavar="USER_ID", help="every broker of this user")
         if name == "kill":
-            p.add_argument("--reason")
+            p.add_argument("--reason", help="why, stored with the broker and sent in the alert")
         p.set_defaults(func=cmd_kill)
 
     p = add("health", "heartbeat table of every terminal (UP < 30 s, STALE < 60 s, DOWN)")
@@ -638,27 +740,39 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("watchdog", "restart the daemon command when its heartbeat is stale",
             usage="terminal5 watchdog [options] -- COMMAND [ARGS...]")
-    p.add_argument("--name", default="terminal5", help="the heartbeat to watch")
-    p.add_argument("--interval", type=float, default=10.0)
-    p.add_argument("--stale-after", type=float, default=60.0)
-    p.add_argument("--startup-grace", type=float, default=30.0)
-    p.add_argument("--backoff", type=float, default=1.0)
-    p.add_argument("--max-backoff", type=float, default=300.0)
-    p.add_argument("--pid-file")
-    p.add_argument("--max-iterations", type=int)
-    p.add_argument("--max-seconds", type=float)
-    p.add_argument("daemon_command", nargs=argparse.REMAINDER)
+    p.add_argument("--name", default="terminal5", help="the heartbeat to watch (default %(default)s)")
+    p.add_argument("--interval", type=float, default=10.0, metavar="SECONDS",
+                   help="seconds between heartbeat checks (default %(default)s)")
+    p.add_argument("--stale-after", type=float, default=60.0, metavar="SECONDS",
+                   help="a heartbeat older than this many seconds means stuck: restart (default %(default)s)")
+    p.add_argument("--startup-grace", type=float, default=30.0, metavar="SECONDS",
+                   help="seconds a fresh start may take before its first heartbeat (default %(default)s)")
+    p.add_argument("--backoff", type=float, default=1.0, metavar="SECONDS",
+                   help="first wait before a restart, doubled each time (default %(default)s)")
+    p.add_argument("--max-backoff", type=float, default=300.0, metavar="SECONDS",
+                   help="longest wait between restarts (default %(default)s)")
+    p.add_argument("--pid-file", metavar="PATH", help="where the daemon's pid is kept (default <data dir>/NAME.pid)")
+    p.add_argument("--max-iterations", type=int, metavar="N", help="stop after N checks")
+    p.add_argument("--max-seconds", type=float, metavar="SECONDS", help="stop after this many seconds")
+    p.add_argument("daemon_command", nargs=argparse.REMAINDER, metavar="-- COMMAND",
+                   help="the daemon command, after --, e.g. -- terminal5 run")
     p.set_defaults(func=cmd_watchdog)
 
     add("migrate", "create or upgrade the database schema").set_defaults(func=cmd_migrate)
     add("keygen", "print a new master key (TERMINAL5_MASTER_KEY)").set_defaults(func=cmd_keygen)
 
     p = add("simulator", "serve the loopback exchange simulator on 127.0.0.1")
-    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
     p.add_argument("--account", action="append", metavar="KEY:SECRET", help="a test account (default: one random)")
-    p.add_argument("--max-seconds", type=float, default=3600.0)
+    p.add_argument("--max-seconds", type=float, default=3600.0, metavar="SECONDS",
+                   help="stop by itself after this many seconds (default %(default)s)")
     p.set_defaults(func=cmd_simulator)
     return parser
+
+
+def error_text(exc: Terminal5Error) -> str:
+    """``Type: message``: the field is named once (the message of a bad request already starts with it)."""
+    return f"{exc.kind}: {exc}"
 
 
 def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdout: TextIO | None = None,
@@ -667,8 +781,13 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2), already printed
+        return exc.code if isinstance(exc.code, int) else 2
     args.json = getattr(args, "json", False)
+    args.stderr = stderr
     args.plugin = getattr(args, "plugin", None)
     args.stdin = stdin
     out = Out(args.json, stdout, stderr)
@@ -686,7 +805,7 @@ def main(argv: Sequence[str] | None = None, *, stdin: TextIO | None = None, stdo
         if args.json:
             stdout.write(jsonutil.dumps(exc.to_dict()) + "\n")
         else:
-            stderr.write(f"error: {exc.kind}: {exc}\n")
+            stderr.write(f"error: {error_text(exc)}\n")
         return 1
     except KeyboardInterrupt:
         return 130

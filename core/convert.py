@@ -43,6 +43,11 @@ _ENUMS = (Side, OrderType, TimeInForce, Source, PositionSide, MarginMode, Market
 
 CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9._:/-]{1,64}$")
 MAX_DIGITS = 38  # NUMERIC(38, 18) in the database
+MAX_INTEGER_DIGITS = 20  # NUMERIC(38, 18): 20 digits before the point
+MAX_FRACTION_DIGITS = 18  # ... and 18 after
+MAX_ID = 2**31 - 1  # ids are INTEGER columns (32-bit on PostgreSQL)
+MONEY_FIELDS = ("quantity", "price", "stop_price", "stop_loss_price", "take_profit_price", "trailing_delta",
+                "iceberg_qty")
 
 
 class _FieldError(ValueError):
@@ -60,8 +65,11 @@ def to_decimal(value: Any) -> Decimal:
     elif isinstance(value, int):
         result = Decimal(value)
     elif isinstance(value, str):
+        if value != value.strip() or "_" in value:
+            # Decimal() would quietly accept " 0.001 " and "1_000"; a wire amount is written plainly.
+            raise _FieldError(f"{value!r} is not a decimal number (no spaces or underscores)")
         try:
-            result = Decimal(value.strip())
+            result = Decimal(value)
         except InvalidOperation:
             raise _FieldError(f"{value!r} is not a decimal number") from None
     else:
@@ -71,6 +79,30 @@ def to_decimal(value: Any) -> Decimal:
     if len(result.as_tuple().digits) > MAX_DIGITS:
         raise _FieldError(f"has more than {MAX_DIGITS} significant digits")
     return result
+
+
+def money_range_error(value: Decimal) -> str | None:
+    """Why ``value`` cannot be stored exactly in a NUMERIC(38,18) column, or None when it can."""
+    if not value.is_finite():
+        return "must be a finite number (NaN and infinity are refused)"
+    if value == 0:
+        return None
+    _, digits, exponent = value.normalize().as_tuple()
+    assert isinstance(exponent, int)
+    if len(digits) + exponent > MAX_INTEGER_DIGITS:
+        return f"is out of range: at most {MAX_INTEGER_DIGITS} digits before the decimal point"
+    if -exponent > MAX_FRACTION_DIGITS:
+        return f"has more than {MAX_FRACTION_DIGITS} decimal places (the most an amount can be stored with)"
+    return None
+
+
+def id_range_error(value: int) -> str | None:
+    """Why ``value`` is not a valid id (1..2^31-1, the INTEGER columns), or None."""
+    if value < 1:
+        return "must be a positive integer"
+    if value > MAX_ID:
+        return f"is out of range (at most {MAX_ID})"
+    return None
 
 
 def _to_int(value: Any, _: type) -> int:
@@ -210,12 +242,13 @@ def check_request(request: OrderRequest) -> list[tuple[str, str]]:
     errors: list[tuple[str, str]] = []
     if not SYMBOL_RE.match(request.symbol):
         errors.append(("symbol", f"{request.symbol!r} is not BASE/QUOTE or BASE/QUOTE:SETTLE (upper case)"))
-    if request.quantity <= 0:
-        errors.append(("quantity", "must be greater than zero"))
-    for name in ("price", "stop_price", "stop_loss_price", "take_profit_price", "trailing_delta", "iceberg_qty"):
+    for name in MONEY_FIELDS:
         value = getattr(request, name)
-        if value is not None and value <= 0:
-            errors.append((name, "must be greater than zero"))
+        if value is None:
+            continue
+        problem = "must be greater than zero" if value <= 0 else money_range_error(value)
+        if problem:
+            errors.append((name, problem))
     if request.type.needs_price and request.price is None:
         errors.append(("price", f"is required for a {request.type.value} order"))
     if request.type is OrderType.MARKET and request.price is not None:
@@ -232,11 +265,13 @@ def check_request(request: OrderRequest) -> list[tuple[str, str]]:
         errors.append(("client_order_id", "must be 1-64 characters of A-Z a-z 0-9 . _ : / -"))
     if request.source is Source.EXTERNAL:
         errors.append(("source", "'external' is reserved for orders found by reconciliation"))
-    if request.user_id <= 0:
-        errors.append(("user_id", "must be a positive integer"))
-    if request.broker_id <= 0:
-        errors.append(("broker_id", "must be a positive integer"))
-    if request.iceberg_qty is not None and request.iceberg_qty >= request.quantity:
+    for name in ("user_id", "broker_id"):
+        problem = id_range_error(getattr(request, name))
+        if problem:
+            errors.append((name, problem))
+    if request.iceberg_qty is not None and request.iceberg_qty >= request.quantity and not any(
+        f in ("iceberg_qty", "quantity") for f, _ in errors
+    ):
         errors.append(("iceberg_qty", "must be smaller than quantity"))
     return errors
 

@@ -52,7 +52,7 @@ class Terminal5Error(Exception):
 
     def __str__(self) -> str:
         parts = [self.message]
-        if self.field:
+        if self.field and not self.message.startswith(f"{self.field}:"):  # never "status: status: …"
             parts.insert(0, f"{self.field}:")
         if self.exchange:
             parts.append(f"[{self.exchange}{' ' + str(self.code) if self.code is not None else ''}]")
@@ -97,6 +97,18 @@ class BrokerDisabled(Terminal5Error):
     """The kill switch is on for this broker or user: new orders are refused."""
 
     http_status = 423
+
+
+class BrokerBusy(Terminal5Error):
+    """The broker still has open orders (removing it would orphan them); nothing was changed."""
+
+    http_status = 409
+
+
+class DatabaseSchemaMissing(Terminal5Error):
+    """The configured PostgreSQL schema (search_path) does not exist."""
+
+    http_status = 503
 
 
 class PluginError(Terminal5Error):

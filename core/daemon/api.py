@@ -13,6 +13,7 @@ broker's owner.
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
@@ -22,19 +23,38 @@ from typing import Any
 from loguru import logger
 
 from terminal5.contract import Alert, SupportsAccountConfig, SupportsPositions
-from terminal5.convert import converter, to_decimal, unstructure
+from terminal5.convert import (
+    MAX_ID,
+    MONEY_FIELDS,
+    converter,
+    id_range_error,
+    money_range_error,
+    to_decimal,
+    unstructure,
+)
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import (
     ExchangeError,
     ExchangeNotAvailable,
     InvalidOrderRequest,
+    PermissionDenied,
     Terminal5Error,
 )
 from terminal5.gateway import Gateway
-from terminal5.models import MarketType, Order, OrderStatus
+from terminal5.models import SYMBOL_RE, MarketType, Order, OrderStatus
 from terminal5.storage.brokers import BrokerInfo
 
 MAX_PAGE = 500
+MAX_EXTRA_PARAMS = 50
+MAX_TEXT = 500  # a kill reason, one extra_params value
+MAX_KEY = 128  # an order key in a path: the stored id columns are 128 characters
+MAX_DEAD_MAN_SECONDS = 86_400
+MAX_OFFSET = 10_000_000
+#: an amount on the wire, exactly as the OpenAPI document publishes it: plain digits, no sign or exponent,
+#: at most 20 before the point and 18 after (NUMERIC(38,18)); zero passes here and fails "greater than zero"
+MONEY_WIRE_RE = re.compile(r"[0-9]{1,20}(\.[0-9]{1,18})?")
+#: RFC 3339 with a timezone (Python's fromisoformat alone accepts more)
+TIME_WIRE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 
 
 def order_json(order: Order) -> dict[str, Any]:
@@ -59,23 +79,128 @@ def _bad(field: str, reason: str) -> InvalidOrderRequest:
     return InvalidOrderRequest([(field, reason)])
 
 
-def parse_int(value: Any, field: str, *, minimum: int | None = None, default: int | None = None) -> int | None:
-    if value is None or value == "":
+def parse_int(
+    value: Any, field: str, *, minimum: int | None = None, default: int | None = None, maximum: int = MAX_ID
+) -> int | None:
+    """An integer from a query string (digits only) or a JSON body (an integer, never 1.5 or "1")."""
+    if value is None:
         return default
-    if isinstance(value, bool):
-        raise _bad(field, "must be an integer")
-    try:
+    if isinstance(value, str):
+        if not value.isascii() or not value.lstrip("-").isdigit() or len(value) > 12:
+            raise _bad(field, f"{value[:40]!r} is not an integer")
         number = int(value)
-    except (TypeError, ValueError):
-        raise _bad(field, f"{value!r} is not an integer") from None
+    elif isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    else:
+        raise _bad(field, f"must be an integer, got {_json_type(value)}")
     if minimum is not None and number < minimum:
         raise _bad(field, f"must be at least {minimum}")
+    if number > maximum:
+        raise _bad(field, f"must be at most {maximum}")
     return number
 
 
-def parse_time(value: Any, field: str) -> datetime | None:
-    if value in (None, ""):
+def check_id(value: Any, field: str) -> int:
+    """An id (broker, user) as the database holds it: an integer 1..2^31-1."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(field, f"must be an integer, got {_json_type(value)}")
+    problem = id_range_error(value)
+    if problem:
+        raise _bad(field, problem)
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, Decimal):
+        return "a number with a fraction"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    return type(value).__name__
+
+
+def check_wire_order(data: Mapping[str, Any]) -> None:
+    """What the front doors refuse beyond the converter: money written as a JSON number (amounts are
+    decimal strings on the wire) and a number with a fraction inside ``extra_params`` (JSON has no
+    decimal type; such a value is a float to every other client, so it is refused as one)."""
+    errors: list[tuple[str, str]] = []
+    for name in MONEY_FIELDS:
+        problem = money_wire_error(data.get(name))
+        if problem:
+            errors.append((name, problem))
+    expire_at = data.get("expire_at")
+    if isinstance(expire_at, str) and not TIME_WIRE_RE.fullmatch(expire_at):
+        errors.append(("expire_at", f"{expire_at[:40]!r} is not RFC 3339 with a timezone (2026-01-21T14:32:15Z)"))
+    extra = data.get("extra_params")
+    if isinstance(extra, Mapping):
+        if len(extra) > MAX_EXTRA_PARAMS:
+            errors.append(("extra_params", f"at most {MAX_EXTRA_PARAMS} parameters"))
+        for key, value in extra.items():
+            if isinstance(value, (Decimal, float)):
+                errors.append((f"extra_params.{key}", "a number with a fraction is a float: send a decimal string"))
+            elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63 - 1:
+                errors.append((f"extra_params.{key}", "integer out of range (64 bits)"))
+            elif isinstance(value, str) and len(value) > MAX_TEXT:
+                errors.append((f"extra_params.{key}", f"at most {MAX_TEXT} characters"))
+    if errors:
+        raise InvalidOrderRequest(errors)
+
+
+def money_wire_error(value: Any) -> str | None:
+    """Why ``value`` is not an amount as the wire writes one (None when it is, or is absent)."""
+    if value is None:
         return None
+    if not isinstance(value, str):
+        return f'must be a decimal string (e.g. "0.1"), not {_json_type(value)}'
+    if not MONEY_WIRE_RE.fullmatch(value):
+        return (f"{value[:40]!r} is not a plain positive decimal: digits, optionally a point and decimals, "
+                "no sign, spaces or exponent; at most 20 digits before the point and 18 after")
+    return None
+
+
+def check_reason(reason: Any) -> str | None:
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise _bad("reason", f"must be a string, got {_json_type(reason)}")
+    if len(reason) > MAX_TEXT:
+        raise _bad("reason", f"at most {MAX_TEXT} characters")
+    return reason
+
+
+def check_key(key: str) -> str:
+    """An order key (client or exchange id) from a path: 1-128 printable characters (a NUL cannot even be
+    stored in a PostgreSQL text column)."""
+    if not isinstance(key, str) or not key or len(key) > MAX_KEY:
+        raise _bad("key", f"must be 1 to {MAX_KEY} characters")
+    if not key.isprintable():
+        raise _bad("key", "must be printable characters (no control characters)")
+    return key
+
+
+def check_symbol(symbol: Any) -> str | None:
+    if symbol is None:
+        return None
+    if not isinstance(symbol, str) or not SYMBOL_RE.match(symbol):
+        shown = symbol[:40] if isinstance(symbol, str) else symbol
+        raise _bad("symbol", f"{shown!r} is not BASE/QUOTE or BASE/QUOTE:SETTLE (upper case)")
+    return symbol
+
+
+def parse_time(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not TIME_WIRE_RE.fullmatch(value):
+        raise _bad(field, f"{str(value)[:40]!r} is not RFC 3339 with a timezone (e.g. 2026-01-21T14:32:15Z)")
     try:
         return converter.structure(value, datetime)
     except (TypeError, ValueError) as exc:
@@ -83,9 +208,9 @@ def parse_time(value: Any, field: str) -> datetime | None:
 
 
 def parse_bool(value: Any, field: str) -> bool:
-    if value in (None, "", False, "0", "false", "no"):
+    if value is None or value is False or value == "false":
         return False
-    if value in (True, "1", "true", "yes"):
+    if value is True or value == "true":
         return True
     raise _bad(field, "must be true or false")
 
@@ -125,7 +250,7 @@ class Api:
         return [b.to_dict() for b in await self.gw.list_brokers(p.scope(user_id))]
 
     async def broker(self, p: Principal, broker_id: int) -> BrokerInfo:
-        return await self.gw.get_broker(broker_id, p.scope())
+        return await self.gw.get_broker(check_id(broker_id, "broker_id"), p.scope())
 
     async def get_broker(self, p: Principal, broker_id: int) -> dict[str, Any]:
         return (await self.broker(p, broker_id)).to_dict()
@@ -138,9 +263,12 @@ class Api:
         if not isinstance(body, Mapping):
             raise _bad("request", "must be a JSON object")
         data = dict(body)
-        broker_id = data.get("broker_id")
-        if not isinstance(broker_id, int) or isinstance(broker_id, bool):
+        if "broker_id" not in data:
             raise _bad("broker_id", "is required (an integer)")
+        broker_id = check_id(data.get("broker_id"), "broker_id")
+        if "user_id" in data:
+            check_id(data["user_id"], "user_id")
+        check_wire_order(data)
         if p.admin:
             if "user_id" not in data:
                 data["user_id"] = (await self.gw.get_broker(broker_id)).user_id
@@ -167,6 +295,8 @@ class Api:
         request_id: str | None = None,
     ) -> dict[str, Any]:
         ids = self._ids(key, by)
+        check_id(broker_id, "broker_id")
+        symbol = check_symbol(symbol)
         if refresh:
             order = await self.gw.fetch_order(
                 broker_id=broker_id, user_id=p.scope(), symbol=symbol, request_id=request_id, **ids
@@ -187,6 +317,8 @@ class Api:
         request_id: str | None = None,
     ) -> dict[str, Any]:
         self._check_accepting()
+        check_id(broker_id, "broker_id")
+        symbol = check_symbol(symbol)
         order = await self.gw.cancel_order(
             broker_id=broker_id, user_id=p.scope(), symbol=symbol, request_id=request_id, **self._ids(key, by)
         )
@@ -206,6 +338,7 @@ class Api:
         """Amend quantity and/or price in place, where the exchange's client can (capability
         ``edit_order``). Otherwise 422."""
         self._check_accepting()
+        check_id(broker_id, "broker_id")
         if not isinstance(changes, Mapping):
             raise _bad("request", "must be a JSON object")
         unknown = set(changes) - {"quantity", "price", "symbol"}
@@ -214,12 +347,19 @@ class Api:
         values: dict[str, Decimal | None] = {}
         for name in ("quantity", "price"):
             if changes.get(name) is not None:
+                problem = money_wire_error(changes[name])
+                if problem:
+                    raise _bad(name, problem)
                 try:
                     values[name] = to_decimal(changes[name])
                 except ValueError as exc:
                     raise _bad(name, str(exc)) from None
                 if values[name] <= 0:  # type: ignore[operator]
                     raise _bad(name, "must be greater than zero")
+                problem = money_range_error(values[name])  # type: ignore[arg-type]
+                if problem:
+                    raise _bad(name, problem)
+        check_symbol(changes.get("symbol"))
         if not values:
             raise _bad("quantity", "give a new quantity and/or price")
         order = await edit_order(
@@ -238,29 +378,29 @@ class Api:
     def _ids(key: str, by: str) -> dict[str, str]:
         if by not in ("client_order_id", "order_id"):
             raise _bad("by", "must be client_order_id or order_id")
-        return {by: key}
+        return {by: check_key(key)}
 
     async def list_orders(self, p: Principal, query: Mapping[str, Any]) -> dict[str, Any]:
         allowed = {"user_id", "broker_id", "status", "symbol", "since", "until", "limit", "offset"}
         unknown = set(query) - allowed
         if unknown:
             raise InvalidOrderRequest([(k, "unknown filter") for k in sorted(unknown)])
-        status = query.get("status") or None
+        status = query.get("status")
         if status is not None:
             try:
                 status = OrderStatus(status).value
             except ValueError:
                 raise _bad("status", f"{status!r} is not one of: {', '.join(s.value for s in OrderStatus)}") from None
-        limit = parse_int(query.get("limit"), "limit", minimum=1, default=100) or 100
+        limit = parse_int(query.get("limit"), "limit", minimum=1, default=100, maximum=MAX_PAGE) or 100
         filters = {
             "user_id": p.scope(parse_int(query.get("user_id"), "user_id", minimum=1)),
             "broker_id": parse_int(query.get("broker_id"), "broker_id", minimum=1),
             "status": status,
-            "symbol": query.get("symbol") or None,
+            "symbol": check_symbol(query.get("symbol")),
             "since": parse_time(query.get("since"), "since"),
             "until": parse_time(query.get("until"), "until"),
             "limit": min(limit, MAX_PAGE),
-            "offset": parse_int(query.get("offset"), "offset", minimum=0, default=0),
+            "offset": parse_int(query.get("offset"), "offset", minimum=0, default=0, maximum=MAX_OFFSET),
         }
         orders = await self.gw.list_orders(**filters)
         return {
@@ -272,13 +412,17 @@ class Api:
 
     # --- live reads ----------------------------------------------------------------------------------
     async def open_orders(self, p: Principal, broker_id: int, symbol: str | None = None) -> list[dict[str, Any]]:
+        check_id(broker_id, "broker_id")
+        symbol = check_symbol(symbol)
         orders = await self.gw.fetch_open_orders(broker_id=broker_id, user_id=p.scope(), symbol=symbol)
         return [order_json(o) for o in orders]
 
     async def balances(self, p: Principal, broker_id: int) -> list[dict[str, Any]]:
+        check_id(broker_id, "broker_id")
         return [unstructure(b) for b in await self.gw.fetch_balances(broker_id=broker_id, user_id=p.scope())]
 
     async def positions(self, p: Principal, broker_id: int) -> list[dict[str, Any]]:
+        check_id(broker_id, "broker_id")
         return [unstructure(x) for x in await self.gw.fetch_positions(broker_id=broker_id, user_id=p.scope())]
 
     async def reconcile(self, p: Principal, broker_id: int, reconciler: Any = None) -> dict[str, Any]:
@@ -291,32 +435,61 @@ class Api:
         return await test_broker(self.gw, await self.broker(p, broker_id))
 
     # --- safety switches ----------------------------------------------------------------------------
-    async def kill_broker(self, p: Principal, broker_id: int, reason: str | None = None) -> dict[str, Any]:
+    # The rule (``Principal.may_lift``): whoever may see a broker may kill it; a kill set by an admin is
+    # lifted only by an admin, a user's own kill by that user too.
+    async def kill_broker(self, p: Principal, broker_id: int, reason: Any = None) -> dict[str, Any]:
+        reason = check_reason(reason)
         broker = await self.broker(p, broker_id)
-        return await kill_broker(self.gw, broker, reason or "kill switch")
+        return await kill_broker(self.gw, broker, reason or "kill switch", by=p.role)
 
     async def enable_broker(self, p: Principal, broker_id: int) -> dict[str, Any]:
         broker = await self.broker(p, broker_id)
-        return (await self.gw.set_broker_enabled(broker.id, True)).to_dict()
+        self._check_may_lift(p, [broker])
+        return (await self.gw.storage.run(self.gw.brokers.set_enabled, broker.id, True, by=p.role)).to_dict()
 
-    async def kill_user(self, p: Principal, user_id: int, reason: str | None = None) -> dict[str, Any]:
-        user = p.scope(user_id)
+    async def kill_user(self, p: Principal, user_id: int, reason: Any = None) -> dict[str, Any]:
+        reason = check_reason(reason)
+        user = p.scope(check_id(user_id, "user_id"))
         results = [
-            await kill_broker(self.gw, b, reason or f"kill switch of user {user}")
+            await kill_broker(self.gw, b, reason or f"kill switch of user {user}", by=p.role)
             for b in await self.gw.list_brokers(user)
         ]
         return {"user_id": user, "brokers": results}
 
     async def enable_user(self, p: Principal, user_id: int) -> dict[str, Any]:
-        user = p.scope(user_id)
-        brokers = [(await self.gw.set_broker_enabled(b.id, True)).to_dict() for b in await self.gw.list_brokers(user)]
+        user = p.scope(check_id(user_id, "user_id"))
+        owned = await self.gw.list_brokers(user)
+        self._check_may_lift(p, owned)  # all or nothing: never half a user's kill lifted
+        brokers = [
+            (await self.gw.storage.run(self.gw.brokers.set_enabled, b.id, True, by=p.role)).to_dict() for b in owned
+        ]
         return {"user_id": user, "brokers": brokers}
 
+    @staticmethod
+    def _check_may_lift(p: Principal, brokers: list[BrokerInfo]) -> None:
+        held = [b.id for b in brokers if not b.enabled and not p.may_lift(b.disabled_by)]
+        if held:
+            raise PermissionDenied(
+                f"the kill switch of broker(s) {', '.join(map(str, held))} was set by an admin: only an admin "
+                "can lift it",
+                field="broker_id",
+                details={"brokers": held},
+            )
+
     async def dead_man(self, p: Principal, broker_id: int, body: Any) -> dict[str, Any]:
-        broker = await self.broker(p, broker_id)
-        timeout = parse_int((body or {}).get("timeout") if isinstance(body, Mapping) else None, "timeout", minimum=0)
-        if timeout is None:
-            raise _bad("timeout", "is required (seconds; 0 disables)")
+        check_id(broker_id, "broker_id")
+        if not isinstance(body, Mapping):
+            raise _bad("request", f"must be a JSON object, got {_json_type(body)}")
+        unknown = set(body) - {"timeout"}
+        if unknown:
+            raise InvalidOrderRequest([(str(k), "unknown field") for k in sorted(unknown)])
+        if body.get("timeout") is None:
+            raise _bad("timeout", "is required (whole seconds; 0 disables)")
+        if isinstance(body["timeout"], str):
+            raise _bad("timeout", "must be an integer (whole seconds), got a string")
+        timeout = parse_int(body["timeout"], "timeout", minimum=0, maximum=MAX_DEAD_MAN_SECONDS)
+        assert timeout is not None
+        broker = await self.broker(p, broker_id)  # after the body: a request invalid as written is a 400
         return await dead_man_switch(self.gw, broker, timeout)
 
 
@@ -327,9 +500,10 @@ async def edit_order(gw: Gateway, **kwargs: Any) -> Order:
     return await gw.edit_order(**kwargs)
 
 
-async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str) -> dict[str, Any]:
-    """Refuse new orders first, then cancel every open order (exchange and database)."""
-    await gw.set_broker_enabled(broker.id, False, reason)
+async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str, *, by: str = "admin") -> dict[str, Any]:
+    """Refuse new orders first, then cancel every open order (exchange and database). ``by`` ("admin" or
+    "user") is who may lift it afterwards."""
+    await gw.storage.run(gw.brokers.set_enabled, broker.id, False, reason, by=by)
     cancelled: list[str] = []
     failed: list[dict[str, Any]] = []
     targets: dict[str, tuple[str | None, str | None, str]] = {}

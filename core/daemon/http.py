@@ -2,6 +2,8 @@
 
 * ``Authorization: Bearer <token>`` on every ``/v1`` route except ``/v1/openapi.json`` and
   ``/v1/exchanges``; ``/health`` and ``/metrics`` are open (the server binds to 127.0.0.1 by default).
+* Bodies are read strictly (``body.py``: JSON only, 64 KiB, 16 levels, no duplicate keys); a route takes
+  only the query parameters ``routes.ROUTES`` declares for it, each once; ids are 1..2^31-1.
 * Every request carries a request id (``X-Request-ID`` or a new one), bound to every log line of the
   request, from here through the plugin to the database, and echoed in the answer.
 * Errors answer ``{"error": <taxonomy name>, "message", "field"?, "exchange"?, "code"?, "request_id"}``
@@ -22,7 +24,8 @@ from aiohttp import web
 from loguru import logger
 
 from terminal5 import jsonutil
-from terminal5.daemon.api import parse_bool
+from terminal5.daemon import body as json_body
+from terminal5.daemon.api import check_id, check_reason, parse_bool, parse_int
 from terminal5.daemon.openapi import build_document
 from terminal5.daemon.routes import ROUTES, Route
 from terminal5.daemon.tokens import Principal
@@ -36,7 +39,7 @@ DAEMON: web.AppKey[Any] = web.AppKey("terminal5_daemon", object)
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("terminal5_request_id", str)
 PRINCIPAL: web.RequestKey[Principal] = web.RequestKey("terminal5_principal", Principal)
 REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-MAX_BODY = 1024 * 1024
+MAX_BODY = 64 * 1024  # an order is well under 2 KiB
 
 
 def json_response(data: Any, status: int = 200, request_id: str | None = None) -> web.Response:
@@ -72,6 +75,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
         try:
             if route is not None and route.auth:
                 request[PRINCIPAL] = await authenticate(daemon, request)
+            if route is not None:
+                check_query(request, route)
             response = await handler(request)
             status = response.status
             response.headers.setdefault("X-Request-ID", request_id)
@@ -86,9 +91,17 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             if exc.status < 400:
                 raise
             name = {404: "NotFound", 405: "MethodNotAllowed", 413: "RequestTooLarge"}.get(exc.status, "HttpError")
-            return json_response(
-                {"error": name, "message": exc.reason, "request_id": request_id}, exc.status, request_id
-            )
+            data = {"error": name, "message": exc.reason, "request_id": request_id}
+            if exc.status == 404:
+                data.update(field="path", message=f"no route {request.path[:200]!r}")
+            elif exc.status == 413:
+                data.update(field="request", message=f"the body is larger than {MAX_BODY} bytes")
+            elif exc.status == 405:
+                data.update(field="method", message=f"{request.method} is not allowed here")
+            response = json_response(data, exc.status, request_id)
+            if "Allow" in exc.headers:
+                response.headers["Allow"] = exc.headers["Allow"]
+            return response
         except Exception:
             status = 500
             logger.exception("unhandled error on {} {}", request.method, request.path)
@@ -124,11 +137,20 @@ def query(request: web.Request, name: str) -> str | None:
     return request.query.get(name)
 
 
+def check_query(request: web.Request, route: Route) -> None:
+    """Only the query parameters the route declares, each at most once."""
+    declared = {p.name for p in route.query}
+    errors = [(k, "unknown query parameter") for k in sorted(set(request.query) - declared)]
+    errors += [(k, "given more than once") for k in sorted(declared) if len(request.query.getall(k, [])) > 1]
+    if errors:
+        raise InvalidOrderRequest(errors)
+
+
 def path_int(request: web.Request, name: str) -> int:
     value = request.match_info[name]
-    if not value.isdigit() or int(value) <= 0:
-        raise InvalidOrderRequest([(name, f"{value!r} is not a positive integer")])
-    return int(value)
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:
+        raise InvalidOrderRequest([(name, f"{value[:40]!r} is not a positive integer")])
+    return check_id(int(value), name)
 
 
 async def body(request: web.Request, *, required: bool = True) -> Any:
@@ -137,10 +159,19 @@ async def body(request: web.Request, *, required: bool = True) -> Any:
         if required:
             raise InvalidOrderRequest([("request", "a JSON body is required")])
         return {}
-    try:
-        return jsonutil.loads(raw)
-    except ValueError as exc:
-        raise InvalidOrderRequest([("request", f"invalid JSON: {exc}")]) from None
+    json_body.check_content_type(request.content_type, raw)
+    return json_body.parse(raw)
+
+
+async def kill_reason(request: web.Request) -> str | None:
+    """A kill's optional body: nothing, or an object with at most a string ``reason``."""
+    data = await body(request, required=False)
+    if not isinstance(data, dict):
+        raise InvalidOrderRequest([("request", "must be a JSON object")])
+    unknown = sorted(set(data) - {"reason"})
+    if unknown:
+        raise InvalidOrderRequest([(k, "unknown field") for k in unknown])
+    return check_reason(data.get("reason"))
 
 
 def principal(request: web.Request) -> Principal:
@@ -171,10 +202,7 @@ class Handlers:
         return json_response(self.api.exchanges())
 
     async def list_brokers(self, request: web.Request) -> web.Response:
-        user = query(request, "user_id")
-        user_id = int(user) if user and user.isdigit() else None
-        if user and user_id is None:
-            raise InvalidOrderRequest([("user_id", "must be an integer")])
+        user_id = parse_int(query(request, "user_id"), "user_id", minimum=1)
         return json_response(await self.api.list_brokers(principal(request), user_id))
 
     async def get_broker(self, request: web.Request) -> web.Response:
@@ -200,8 +228,7 @@ class Handlers:
         )
 
     async def kill_broker(self, request: web.Request) -> web.Response:
-        data = await body(request, required=False)
-        reason = data.get("reason") if isinstance(data, dict) else None
+        reason = await kill_reason(request)
         return json_response(await self.api.kill_broker(principal(request), path_int(request, "broker_id"), reason))
 
     async def enable_broker(self, request: web.Request) -> web.Response:
@@ -213,8 +240,7 @@ class Handlers:
         )
 
     async def kill_user(self, request: web.Request) -> web.Response:
-        data = await body(request, required=False)
-        reason = data.get("reason") if isinstance(data, dict) else None
+        reason = await kill_reason(request)
         return json_response(await self.api.kill_user(principal(request), path_int(request, "user_id"), reason))
 
     async def enable_user(self, request: web.Request) -> web.Response:

@@ -29,12 +29,24 @@ class Route:
     body: str | None = None  # a schema name in openapi.SCHEMAS
     response: str = "object"  # a schema name, or "object"/"array"/"text"
     statuses: tuple[int, ...] = (200,)
+    errors: tuple[int, ...] = ()  # every error status the route can answer (the document declares exactly these)
 
+
+#: 400 for every route: an undeclared or repeated query parameter
+OPEN = (400,)
+#: authenticated: bad input, bad token, the database unreachable (or the gateway shutting down)
+AUTHED = (400, 401, 503)
+#: one of the caller's brokers (a foreign one is a 404, like a missing one)
+OWNED = (*AUTHED, 404)
+#: and the exchange is asked: its errors, mapped onto the taxonomy
+EXCHANGE = (*OWNED, 403, 422, 429, 502, 504)
+#: a JSON body
+BODY = (413, 415)
 
 BY = Param("by", description="what {key} is", enum=("client_order_id", "order_id"))
 SYMBOL = Param("symbol", description="unified symbol (BTC/USDT, BTC/USDT:USDT)")
 
-ROUTES: tuple[Route, ...] = (
+_ROUTES: tuple[Route, ...] = (
     Route("GET", "/health", "health", "Heartbeat table (UP/STALE/DOWN), database and Redis reachability", auth=False),
     Route("GET", "/metrics", "metrics", "Prometheus text exposition", auth=False, response="text"),
     Route("GET", "/v1/openapi.json", "openapi", "This document", auth=False),
@@ -140,3 +152,37 @@ ROUTES: tuple[Route, ...] = (
         response="Order",
     ),
 )
+
+#: the error statuses of each operation (what its handler, the front door and the exchange can answer)
+ERRORS: dict[str, tuple[int, ...]] = {
+    "health": (*OPEN, 503),
+    "metrics": OPEN,
+    "openapi": OPEN,
+    "exchanges": OPEN,
+    "list_brokers": (*AUTHED, 403),
+    "get_broker": OWNED,
+    "test_broker": OWNED,
+    "open_orders": EXCHANGE,
+    "balances": EXCHANGE,
+    "positions": EXCHANGE,
+    "reconcile": EXCHANGE,
+    "kill_broker": (*OWNED, *BODY),
+    "enable_broker": (*OWNED, 403),
+    "dead_man_switch": (*EXCHANGE, *BODY),
+    "kill_user": (*AUTHED, 403, *BODY),
+    "enable_user": (*AUTHED, 403),
+    "place_order": (*EXCHANGE, 409, 423, *BODY),
+    "list_orders": (*AUTHED, 403),
+    "get_order": EXCHANGE,
+    "cancel_order": EXCHANGE,
+    "edit_order": (*EXCHANGE, *BODY),
+}
+
+
+def _errors(route: Route) -> tuple[int, ...]:
+    # A route missing from ERRORS gets the widest set (a test fails until it is listed).
+    listed = ERRORS.get(route.operation, (*EXCHANGE, 409, 423, *BODY))
+    return tuple(sorted(set(listed)))
+
+
+ROUTES: tuple[Route, ...] = tuple(attrs.evolve(r, errors=_errors(r)) for r in _ROUTES)

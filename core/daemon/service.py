@@ -29,6 +29,7 @@ from terminal5.daemon.discord import DiscordSink
 from terminal5.daemon.extra import build_hooks
 from terminal5.daemon.heartbeat import DEFAULT_NAME, HeartbeatStore, publish_forever
 from terminal5.daemon.http import build_app
+from terminal5.daemon.localdoor import LocalDoor
 from terminal5.daemon.metrics import ErrorBurst, Metrics
 from terminal5.daemon.reconcile import Reconciler
 from terminal5.daemon.tokens import Principal, TokenStore
@@ -94,6 +95,7 @@ class Daemon:
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.app = build_app(self)
+        self.local_door = LocalDoor(gateway, self.tokens, self.settings.data_dir, heartbeat_name)
 
     @classmethod
     async def open(
@@ -139,9 +141,20 @@ class Daemon:
         terminals: list[dict[str, Any]] = []
         with contextlib.suppress(Exception):
             terminals = [b.to_dict() for b in await self.heartbeats.table()]
-        ok = database["ok"] and redis["ok"] is not False
+        failed = [
+            {"broker_id": r.broker_id, "exchange": r.exchange, "label": r.label, "reason": r.reason}
+            for r in self.readiness
+            if r.state == "FAILED"
+        ]
+        ok = database["ok"] and redis["ok"] is not False and not failed
+        problems = [f"database: {database.get('error', 'unreachable')}"] if not database["ok"] else []
+        if redis["ok"] is False:
+            problems.append(f"redis: {redis.get('error', 'unreachable')}")
+        problems += [f"broker {b['broker_id']} ({b['exchange']}/{b['label']}) FAILED: {b['reason']}" for b in failed]
         return {
             "status": "ok" if ok else "degraded",
+            "problems": problems,
+            "failed_brokers": failed,
             "accepting": self.api.accepting,
             "uptime_seconds": int(time.time() - self.started_at),
             "terminals": terminals,
@@ -234,6 +247,7 @@ class Daemon:
         sockets = site._server.sockets if site._server else []  # type: ignore[union-attr]
         self.port = sockets[0].getsockname()[1] if sockets else port
         self.console(f"HTTP API on http://{host}:{self.port}/v1 (health: /health, metrics: /metrics)")
+        await self.local_door.open(host, self.port)
 
     def _spawn(self, coro: Any, name: str) -> None:
         task = asyncio.ensure_future(coro)
@@ -275,6 +289,7 @@ class Daemon:
                 task.cancel()
                 with contextlib.suppress(BaseException):
                     await task
+        await self.local_door.close()
         if self._runner is not None:
             await self._runner.cleanup()
         await self.gw.flush()

@@ -39,6 +39,16 @@ class Principal:
             raise PermissionDenied(f"this token belongs to user {self.user_id}, not {requested}", field="user_id")
         return self.user_id
 
+    @property
+    def role(self) -> str:
+        """"admin" or "user": the authority a kill switch set by this caller carries."""
+        return "admin" if self.admin else "user"
+
+    def may_lift(self, disabled_by: str | None) -> bool:
+        """The kill-switch rule: anyone who may see a broker may kill it; a kill set by an admin (or by
+        the system, which acts as admin) is lifted only by an admin; a user's own kill by that user."""
+        return self.admin or disabled_by == "user"
+
 
 ADMIN = Principal(token_id=None, user_id=None, admin=True)  # local tools (the CLI) act as admin
 

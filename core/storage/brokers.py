@@ -9,11 +9,14 @@ import attrs
 import peewee
 
 from terminal5.contract import Credentials
-from terminal5.errors import BrokerNotFound, Terminal5Error
+from terminal5.errors import BrokerBusy, BrokerNotFound, Terminal5Error
 from terminal5.secrets import SecretBox
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
+
+#: statuses of an order that may still be live on the exchange
+LIVE_STATUSES = ("open", "pending_submit", "UNKNOWN")
 
 
 @attrs.frozen(kw_only=True)
@@ -30,6 +33,7 @@ class BrokerInfo:
     options: Mapping[str, Any]
     enabled: bool
     disabled_reason: str | None = None
+    disabled_by: str | None = None  # "admin" | "user": who set the kill switch (an admin's only an admin lifts)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
@@ -47,6 +51,7 @@ def _info(row: Any) -> BrokerInfo:
         options=dict(row.options or {}),
         enabled=bool(row.enabled),
         disabled_reason=row.disabled_reason,
+        disabled_by=row.disabled_by,
     )
 
 
@@ -107,12 +112,38 @@ class BrokerRepo:
             query = query.where(self.m.Broker.user_id == user_id)
         return [_info(r) for r in query]
 
-    def remove(self, broker_id: int, user_id: int | None = None) -> None:
-        self.get(broker_id, user_id)
-        self.m.Broker.delete().where(self.m.Broker.id == broker_id).execute()
+    def live_orders(self, broker_id: int) -> int:
+        """Stored orders of the broker that may still be live on the exchange."""
+        R = self.m.OrderRow
+        return R.select().where((R.broker_id == broker_id) & R.status.in_(LIVE_STATUSES)).count()
 
-    def set_enabled(self, broker_id: int, enabled: bool, reason: str | None = None) -> BrokerInfo:
-        self.m.Broker.update(enabled=enabled, disabled_reason=None if enabled else reason).where(
-            self.m.Broker.id == broker_id
-        ).execute()
+    def remove(self, broker_id: int, user_id: int | None = None, *, force: bool = False) -> None:
+        """Delete the broker (its orders stay, under an id no other broker will ever get). With orders
+        still open, pending or unknown the removal is refused unless ``force``: they would be orphaned."""
+        self.get(broker_id, user_id)
+        with self.storage.db.atomic():
+            live = self.live_orders(broker_id)
+            if live and not force:
+                raise BrokerBusy(
+                    f"broker {broker_id} has {live} order(s) still open, pending or unknown: cancel them "
+                    "(terminal5 kill --broker ID) or remove with --force to orphan them",
+                    field="broker_id",
+                    details={"live_orders": live},
+                )
+            self.m.Broker.delete().where(self.m.Broker.id == broker_id).execute()
+
+    def set_enabled(
+        self, broker_id: int, enabled: bool, reason: str | None = None, *, by: str | None = None
+    ) -> BrokerInfo:
+        """Turn the kill switch off (``enabled``) or on. ``by`` is who sets it ("admin" or "user"; a
+        caller that does not say is the system, with an admin's authority). A kill never loses
+        authority: a user killing a broker an admin killed leaves it an admin's kill."""
+        if enabled:
+            changes: dict[str, Any] = {"enabled": True, "disabled_reason": None, "disabled_by": None}
+        else:
+            row = self.m.Broker.get_or_none(self.m.Broker.id == broker_id)
+            held = row is not None and not row.enabled and row.disabled_by in (None, "admin")
+            authority = "admin" if by in (None, "admin") or held else "user"
+            changes = {"enabled": False, "disabled_reason": reason, "disabled_by": authority}
+        self.m.Broker.update(**changes).where(self.m.Broker.id == broker_id).execute()
         return self.get(broker_id)

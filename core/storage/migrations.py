@@ -3,8 +3,12 @@ kept in ``schema_version``. Add a step by appending a function; never edit a rel
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from terminal5.errors import DatabaseSchemaMissing
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
@@ -25,15 +29,79 @@ def _v1_initial(storage: Storage) -> None:
             storage.db.execute_sql(sql)
 
 
+def _sqlite_never_reuse_ids(storage: Storage, model: Any) -> None:
+    """Rebuild a SQLite table whose id lacks AUTOINCREMENT (SQLite cannot alter a column in place)."""
+    db = storage.db
+    table = model._meta.table_name
+    (ddl,) = db.execute_sql("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
+    if "AUTOINCREMENT" not in ddl.upper():
+        old = f"{table}_before_v2"
+        db.execute_sql(f'ALTER TABLE "{table}" RENAME TO "{old}"')
+        for (index,) in db.execute_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", (old,)
+        ).fetchall():
+            db.execute_sql(f'DROP INDEX "{index}"')
+        model.create_table(safe=False)
+        kept = {c.name for c in db.get_columns(old)}
+        columns = ", ".join(f'"{c}"' for c in model._meta.columns if c in kept)
+        db.execute_sql(f'INSERT INTO "{table}" ({columns}) SELECT {columns} FROM "{old}"')  # noqa: S608 - our names
+        db.execute_sql(f'DROP TABLE "{old}"')
+    # The removed row with the highest id is gone already: never hand out an id something still names.
+    high = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]  # noqa: S608 - our names
+    if table == "brokers":
+        for other in ("trades", "native_calls"):
+            sql = f'SELECT COALESCE(MAX(broker_id), 0) FROM "{other}"'  # noqa: S608 - our table names
+            high = max(high, db.execute_sql(sql).fetchone()[0])
+    row = db.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    if row is None:
+        db.execute_sql("INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)", (table, high))
+    elif row[0] < high:
+        db.execute_sql("UPDATE sqlite_sequence SET seq = ? WHERE name = ?", (high, table))
+
+
+def _v2_ids_never_reused_and_kill_authority(storage: Storage) -> None:
+    """Broker and token ids are never reused (SQLite AUTOINCREMENT; PostgreSQL's sequences already are);
+    ``brokers.disabled_by`` records whether an admin or the user set the kill switch."""
+    m = storage.m
+    if storage.is_postgres:
+        storage.db.execute_sql("ALTER TABLE brokers ADD COLUMN IF NOT EXISTS disabled_by VARCHAR(10)")
+        return
+    if "disabled_by" not in {c.name for c in storage.db.get_columns("brokers")}:
+        storage.db.execute_sql('ALTER TABLE "brokers" ADD COLUMN "disabled_by" VARCHAR(10)')
+    for model in (m.Broker, m.ApiToken):
+        _sqlite_never_reuse_ids(storage, model)
+
+
 #: an arbitrary constant naming Terminal 5's migration lock
 MIGRATION_LOCK_ID = 0x7E5A_0005
 
-MIGRATIONS: list[Callable[[Storage], None]] = [_v1_initial]
+MIGRATIONS: list[Callable[[Storage], None]] = [_v1_initial, _v2_ids_never_reused_and_kill_authority]
+
+
+def _check_target(storage: Storage) -> None:
+    """A PostgreSQL search_path naming no existing schema gets a clear error, not a raw ProgrammingError
+    from the first CREATE TABLE; a SQLite file holds broker secrets and orders, so only its owner reads it."""
+    if storage.is_postgres:
+        (schema,) = storage.db.execute_sql("SELECT current_schema()").fetchone()
+        if schema is None:
+            (path,) = storage.db.execute_sql("SHOW search_path").fetchone()
+            raise DatabaseSchemaMissing(
+                f"no schema of search_path {path} exists in this PostgreSQL database: create it first "
+                f"(CREATE SCHEMA ...) or fix TERMINAL5_DATABASE_URL",
+                field="database_url",
+            )
+        return
+    name = storage.db.database
+    if name and name != ":memory:" and not name.startswith("file:"):
+        for path in (name, f"{name}-wal", f"{name}-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(path, 0o600)
 
 
 def migrate(storage: Storage) -> int:
     """Apply pending migrations; returns the schema version now in force."""
     m = storage.m
+    _check_target(storage)
     with storage.db.atomic():
         if storage.is_postgres:
             # Two processes migrating one fresh schema at once would collide in CREATE TABLE IF NOT EXISTS.

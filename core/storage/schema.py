@@ -13,6 +13,21 @@ import peewee
 from terminal5.storage.fields import JsonField, MoneyField, UtcDateTimeField, now
 
 
+class NeverReusedId(peewee.AutoField):
+    """An id that is never handed out twice, even after the row with the highest id is deleted.
+
+    PostgreSQL's SERIAL sequence never goes back; SQLite's plain INTEGER PRIMARY KEY takes max(id) + 1,
+    so a removed broker's id went to the next broker (and with it the old owner's orders). AUTOINCREMENT
+    makes SQLite remember the highest id ever used.
+    """
+
+    def ddl(self, ctx: peewee.Context) -> peewee.NodeList:
+        node = super().ddl(ctx)
+        if isinstance(self.model._meta.database, peewee.SqliteDatabase):
+            return peewee.NodeList((node, peewee.SQL("AUTOINCREMENT")))
+        return node
+
+
 def build_models(db: peewee.Database) -> SimpleNamespace:
     class Base(peewee.Model):
         class Meta:
@@ -26,6 +41,7 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
             table_name = "schema_version"
 
     class Broker(Base):
+        id = NeverReusedId()
         user_id = peewee.IntegerField(index=True)
         exchange = peewee.CharField(max_length=50)
         label = peewee.CharField(max_length=100)
@@ -38,6 +54,7 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
         options = JsonField(default=dict)
         enabled = peewee.BooleanField(default=True)
         disabled_reason = peewee.TextField(null=True)
+        disabled_by = peewee.CharField(max_length=10, null=True)  # "admin" | "user": who may lift the kill
         created_at = UtcDateTimeField(default=now)
 
         class Meta:
@@ -128,6 +145,7 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
             table_name = "heartbeats"
 
     class ApiToken(Base):
+        id = NeverReusedId()
         token_hash = peewee.CharField(max_length=64, unique=True)
         user_id = peewee.IntegerField(null=True)
         admin = peewee.BooleanField(default=False)

@@ -72,6 +72,14 @@ CASES: list[tuple[str, dict[str, Any], type[Terminal5Error], str]] = [
     ("iceberg above quantity", req(iceberg_qty="1"), InvalidOrderRequest, "iceberg_qty"),
     ("too many digits", req(quantity="1." + "1" * 40), InvalidOrderRequest, "quantity"),
     ("position side unknown", req(position_side="UP"), InvalidOrderRequest, "position_side"),
+    # bounded to what NUMERIC(38,18) and the INTEGER id columns hold, written plainly (issue 10, items 8-9)
+    ("quantity 1e999", req(quantity="1e999"), InvalidOrderRequest, "quantity"),
+    ("quantity 1e25", req(quantity="1e25"), InvalidOrderRequest, "quantity"),
+    ("price 1e-19", req(price="1e-19"), InvalidOrderRequest, "price"),
+    ("quantity with spaces", req(quantity=" 0.001 "), InvalidOrderRequest, "quantity"),
+    ("quantity with underscore", req(quantity="0_001"), InvalidOrderRequest, "quantity"),
+    ("broker id above 2^63", req(broker_id=2**63 + 1), InvalidOrderRequest, "broker_id"),
+    ("user id above 2^31", req(user_id=2**31), InvalidOrderRequest, "user_id"),
     # valid shape, refused by the exchange's declared capabilities or published filters
     ("position_side on spot (Level 1)", req(position_side="LONG"), UnsupportedParameterError, "position_side"),
     ("reduce_only on spot (Level 1)", req(reduce_only=True), UnsupportedParameterError, "reduce_only"),
@@ -119,8 +127,8 @@ def test_every_bad_field_is_reported_at_once() -> None:
 
 
 def test_money_is_decimal_from_the_text() -> None:
-    request = structure_request(req(quantity="0.10000000000000000001", price="43000.123456789012345678"))
-    assert request.quantity == Decimal("0.10000000000000000001")
+    request = structure_request(req(quantity="0.100000000000000001", price="43000.123456789012345678"))
+    assert request.quantity == Decimal("0.100000000000000001")  # 18 places: what NUMERIC(38,18) holds
     assert isinstance(request.price, Decimal)
     assert str(request.price) == "43000.123456789012345678"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import os
@@ -12,6 +13,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -199,7 +201,8 @@ def test_run_serves_and_stops_on_sigterm(env: dict[str, str], simulator: dict) -
         body = json.dumps({"broker_id": 1, "symbol": "BTC/USDT", "side": "buy", "type": "limit",
                            "quantity": "0.001", "price": "43000.10", "client_order_id": "run-1"}).encode()
         request = urllib.request.Request(info["url"] + "/v1/orders", data=body, method="POST",  # noqa: S310
-                                         headers={"Authorization": f"Bearer {token}"})
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as resp:  # noqa: S310
             assert json.loads(resp.read())["status"] == "open"
         started = time.monotonic()
@@ -233,3 +236,138 @@ def test_run_human_readiness_lines(env: dict[str, str], simulator: dict) -> None
 
 
 import re  # noqa: E402
+
+
+# --- issue 10: keys check, the running daemon, help, files ---------------------------------------------------
+def test_broker_add_test_with_bad_keys_adds_nothing_and_fails(env: dict[str, str], simulator: dict) -> None:
+    code, out, err = run_cli("broker", "add", "--user", "7", "--exchange", "loopback", "--label", "bad",
+                             "--base-url", simulator["url"], "--test", stdin="cli-key-0001\nwrong-secret\n")
+    assert code == 1 and "not added" in err and "AuthenticationError" in err, (out, err)
+    assert "wrong-secret" not in out + err
+    assert run_json("broker", "list") == []
+    code, out, _ = run_cli("broker", "add", "--user", "7", "--exchange", "loopback", "--label", "bad",
+                           "--base-url", simulator["url"], "--test", "--json", stdin="unknown-key\nx\n")
+    assert code == 1 and json.loads(out)["added"] is False and run_json("broker", "list") == []
+
+
+def test_order_place_goes_through_the_running_daemon(env: dict[str, str], simulator: dict, tmp_path: Path) -> None:
+    run_cli("broker", "add", "--user", "5", "--exchange", "loopback", "--label", "sim", "--base-url",
+            simulator["url"], stdin="cli-key-0001\ncli-secret\n")
+    proc, info = start_json_process(["run", "--port", "0", "--max-seconds", "60", "--no-reconcile"], env)
+    door = tmp_path / "terminal5.daemon.json"
+    try:
+        assert door.exists() and (door.stat().st_mode & 0o777) == 0o600
+        code, out, err = run_cli("order", "place", "--broker", "1", "--symbol", "BTC/USDT", "--side", "buy",
+                                 "--type", "limit", "--quantity", "0.001", "--price", "43000", "--client-order-id",
+                                 "via-daemon-1")
+        assert code == 0 and "through the daemon at " + info["url"] in out, (out, err)
+        with urllib.request.urlopen(info["url"] + "/metrics", timeout=5) as resp:  # noqa: S310
+            metrics = resp.read().decode()
+        # the daemon counted it: the order went through its pipeline, not a second gateway
+        assert 'terminal5_orders_total{exchange="loopback",operation="place",status="open"} 1.0' in metrics
+        code, out, err = run_cli("order", "place", "--broker", "1", "--symbol", "BTC/USDT", "--side", "buy",
+                                 "--type", "limit", "--quantity", "-1", "--price", "1")
+        assert code == 1 and err.startswith("error: InvalidOrderRequest: quantity:"), err  # the daemon's error
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert not door.exists()
+    tokens = run_json("token", "list")
+    assert tokens and all(t["revoked"] for t in tokens if t["label"].startswith("local CLI"))
+    # no daemon: the CLI places with its own gateway
+    order = run_json("order", "place", "--broker", "1", "--symbol", "BTC/USDT", "--side", "buy", "--type",
+                     "limit", "--quantity", "0.001", "--price", "43000", "--client-order-id", "local-1")
+    assert order["status"] == "open"
+
+
+def _parsers(parser: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from _parsers(child, (*path, name))
+
+
+def test_help_describes_every_verb_and_option() -> None:
+    missing = []
+    for path, parser in _parsers(build_parser()):
+        if path and not parser.description:
+            missing.append(f"{' '.join(path)}: no description")
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            if not action.help:
+                missing.append(f"{' '.join(path)} {action.dest}: no help")
+    assert not missing, "\n".join(missing)
+    helps = {" ".join(path): parser.format_help() for path, parser in _parsers(build_parser())}
+    assert "{open,closed,cancelled,UNKNOWN,pending_submit,rejected}" in helps["order list"]
+    assert "2026-01-21T14:32:15Z" in helps["order list"]
+    assert "SECONDS" in helps["watchdog"] and "seconds" in helps["watchdog"]
+    # required options are shown required (no brackets), alternatives as a required group
+    assert "usage: terminal5 order get" in helps["order get"]
+    assert "--broker ID (--client-order-id ID | --order-id ID)" in " ".join(helps["order get"].split())
+    assert "(--broker ID | --user USER_ID)" in " ".join(helps["kill"].split())
+    assert "(--user USER_ID | --admin)" in " ".join(helps["token create"].split())
+    assert "--user USER_ID --exchange NAME --label LABEL" in " ".join(helps["broker add"].split())
+    assert "required unless --data" in helps["order place"]
+
+
+def test_one_broker_id_form_and_errors_name_the_field_once(env: dict[str, str], simulator: dict) -> None:
+    for label in ("a", "b"):
+        run_cli("broker", "add", "--user", "7", "--exchange", "loopback", "--label", label, "--base-url",
+                simulator["url"], stdin="cli-key-0001\ncli-secret\n")
+    assert run_json("broker", "test", "--broker", "1")["ok"] is True
+    assert run_json("broker", "test", "1")["ok"] is True
+    assert run_json("broker", "remove", "--broker", "2")["removed"]["id"] == 2
+    assert run_cli("broker", "remove")[0] == 2
+    code, _, err = run_cli("order", "list", "--since", "yesterday")
+    assert code == 1 and err.count("since") == 1 and err.startswith("error: InvalidOrderRequest: since: "), err
+    code, _, err = run_cli("order", "list", "--status", "bogus")
+    assert code == 2 and "invalid choice" in err
+
+
+def test_removing_a_broker_with_open_orders_needs_force(env: dict[str, str], simulator: dict) -> None:
+    run_cli("broker", "add", "--user", "7", "--exchange", "loopback", "--label", "a", "--base-url",
+            simulator["url"], stdin="cli-key-0001\ncli-secret\n")
+    run_json("order", "place", "--broker", "1", "--symbol", "BTC/USDT", "--side", "buy", "--type", "limit",
+             "--quantity", "0.001", "--price", "43000", "--client-order-id", "keep-1")
+    code, _, err = run_cli("broker", "remove", "1")
+    assert code == 1 and "BrokerBusy" in err and "1 order(s)" in err and "--force" in err
+    assert [b["id"] for b in run_json("broker", "list")] == [1]
+    assert run_json("broker", "remove", "1", "--force")["removed"]["id"] == 1
+    run_cli("broker", "add", "--user", "8", "--exchange", "loopback", "--label", "next", "--base-url",
+            simulator["url"], stdin="cli-key-0001\ncli-secret\n")
+    assert [b["id"] for b in run_json("broker", "list")] == [2]  # never 1 again
+
+
+def test_database_file_is_private(env: dict[str, str], tmp_path: Path) -> None:
+    run_json("migrate")
+    assert (tmp_path / "terminal5.db").stat().st_mode & 0o777 == 0o600
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_walkthrough_data_dir_is_git_ignored() -> None:
+    readme = (ROOT / "README.md").read_text()
+    dirs = re.findall(r"TERMINAL5_DATA_DIR=\$PWD/(\S+)", readme)
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".gitignore").read_text().splitlines()}
+    assert dirs and all(d.rstrip("/") in ignored for d in dirs), (dirs, ignored)
+
+
+def test_readme_install_never_fetches_the_core_from_an_index() -> None:
+    """A plugin requires ``terminal5``, which is not published: ``pip install ./plugins/x`` alone would take
+    whatever an index serves under that name. Every documented plugin install brings the core in the same
+    command (``.``) or installs with ``--no-deps``."""
+    texts = {p: p.read_text() for p in [ROOT / "README.md", *sorted((ROOT / "plugins").glob("*/README.md"))]}
+    bad = []
+    for path, text in texts.items():
+        for command in re.findall(r"pip install[^\n`&|;#]*", text):
+            if "plugins/" not in command:
+                continue
+            words = command.split()
+            if "--no-deps" not in words and "." not in words:
+                bad.append(f"{path.relative_to(ROOT)}: {command.strip()}")
+    assert not bad, "\n".join(bad)

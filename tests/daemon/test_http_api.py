@@ -20,6 +20,8 @@ from .conftest import World, order_body
 
 async def call(world: World, method: str, path: str, who: str | None = "user1", body=None, headers=None):
     h = dict(world.auth(who)) if who else {}
+    if body is not None:
+        h["Content-Type"] = "application/json"
     h.update(headers or {})
     data = jsonutil.dumps(body) if body is not None else None
     resp = await world.client.request(method, path, data=data, headers=h)
@@ -197,13 +199,14 @@ async def test_error_mapping(world: World, monkeypatch: pytest.MonkeyPatch) -> N
     b = world.brokers["one"]
     # a JSON number is read as an exact Decimal (never through float)
     raw = jsonutil.dumps(order_body(b, "e0")).replace('"quantity":"0.001"', '"quantity":0.00100000000000000002')
-    resp = await world.client.post("/v1/orders", data=raw, headers=world.auth("user1"))
+    json_headers = {**world.auth("user1"), "Content-Type": "application/json"}
+    resp = await world.client.post("/v1/orders", data=raw, headers=json_headers)
     assert resp.status == 400 and (await resp.json())["field"] == "quantity"  # not a step multiple: exact check
     resp, err = await call(world, "POST", "/v1/orders", body={**order_body(b, "e1"), "quantity": "abc"})
     assert resp.status == 400 and err["error"] == "InvalidOrderRequest" and err["field"] == "quantity"
     resp, err = await call(world, "POST", "/v1/orders", body=None, headers={"Content-Type": "application/json"})
     assert resp.status == 400 and err["error"] == "InvalidOrderRequest"
-    resp = await world.client.post("/v1/orders", data="{nope", headers=world.auth("user1"))
+    resp = await world.client.post("/v1/orders", data="{nope", headers=json_headers)
     assert resp.status == 400 and (await resp.json())["field"] == "request"
     resp, err = await call(world, "POST", "/v1/orders", body=order_body(b, "e2", reduce_only=True))
     assert resp.status == 422 and err["error"] == "UnsupportedParameterError"
