@@ -120,7 +120,7 @@ def test_parse_account() -> None:
 
 
 def test_runs_as_a_command_on_loopback_and_stops_by_itself() -> None:
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "terminal5_bitget.simulator", "--account", "k:s:p", "--max-seconds", "1"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
