@@ -274,3 +274,13 @@ def test_fills_balances_positions() -> None:
     assert position.side == "both" and position.contracts == Decimal("-0.01")  # one-way short: negative
     hedge = convert.position_from_native({**POSITION, "posMode": "hedge_mode"}, lambda n: "BTC/USDT:USDT")
     assert hedge.side == "short" and hedge.contracts == Decimal("0.01") and hedge.margin_mode.value == "isolated"
+
+
+def test_answers_without_force_take_post_only_and_tif_from_the_request() -> None:
+    payload = {k: v for k, v in SPOT_LIVE.items() if k != "force"}
+    maker, _ = read(payload, req=request(type=OrderType.LIMIT_MAKER))
+    assert maker.type is OrderType.LIMIT_MAKER
+    ioc, _ = read(payload, req=request(time_in_force=TimeInForce.IOC))
+    assert ioc.type is OrderType.LIMIT and ioc.time_in_force is TimeInForce.IOC
+    assert read(payload)[0].type is OrderType.LIMIT
+    assert read({**payload, "force": "post_only"})[0].type is OrderType.LIMIT_MAKER

@@ -301,7 +301,11 @@ def _order_type(native: Mapping[str, Any], context: NativeContext, plan: bool) -
         # Bitget does not say whether a trigger protects or takes profit: read as a stop
         return OrderType.STOP_LOSS_LIMIT if kind == "limit" else OrderType.STOP_LOSS
     if kind == "limit":
-        return OrderType.LIMIT_MAKER if _lower(native.get("force")) == c.POST_ONLY else OrderType.LIMIT
+        post_only = _lower(native.get("force")) == c.POST_ONLY
+        # spot order answers may not carry ``force``: the originating request then says it was post-only
+        if not post_only and "force" not in native and context.request is not None:
+            post_only = context.request.type is OrderType.LIMIT_MAKER
+        return OrderType.LIMIT_MAKER if post_only else OrderType.LIMIT
     return OrderType.MARKET
 
 
@@ -400,7 +404,8 @@ def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
         native_status=status,
         fee=fee,
         fee_currency=fee_currency,
-        time_in_force=_tif(native) if not plan else None,
+        time_in_force=(_tif(native) or (request.time_in_force if request and "force" not in native else None))
+        if not plan else None,
         reduce_only=_lower(native.get("reduceOnly")) in _TRUE,
         position_side=position_side,
         user_id=request.user_id if request else None,
