@@ -21,6 +21,7 @@ import contextlib
 import hashlib
 import hmac
 import json
+import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
@@ -351,7 +352,14 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"url": url, "max_seconds": args.max_seconds, "accounts": [a[0] for a in accounts]}),
               flush=True)
 
-    served = asyncio.run(serve(args.port, accounts, args.max_seconds, started))
+    async def run() -> int:
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):  # stop cleanly, like the time limit does
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+        return await serve(args.port, accounts, args.max_seconds, started, stop)
+
+    served = asyncio.run(run())
     print(f"simulator stopped after {served} request(s)", file=sys.stderr)
     return 0
 
