@@ -97,3 +97,17 @@ async def test_expired_timestamp_is_resynced_and_the_order_sent_once_more(world:
     assert placed.status is OrderStatus.OPEN and len(sim.state.placed("skew-1")) == 1
     assert sim.state.rejections[-1] == (constants.Spot.place, "40008")
     assert ("GET", constants.SERVER_TIME, False) in sim.state.requests
+
+
+async def test_spot_plan_orders_are_listed_per_symbol(world: tuple[Any, Any], sim: BitgetSimulator) -> None:
+    gateway, broker = world
+    await gateway.place_order(order(broker, client_order_id="plan-a", type="stop_loss", side="sell", price=None,
+                                    stop_price="40000"))
+    await gateway.place_order(order(broker, client_order_id="limit-a"))
+    before = len(sim.state.requests)
+    everything = await gateway.fetch_open_orders(broker_id=broker.id)
+    assert {o.client_order_id for o in everything} == {"limit-a"}  # spot plans need a symbol (constants)
+    asked = [path for _, path, _ in sim.state.requests[before:]]
+    assert constants.Spot.unfilled in asked and constants.Spot.current_plan not in asked
+    spot = await gateway.fetch_open_orders(broker_id=broker.id, symbol="BTC/USDT")
+    assert {o.client_order_id for o in spot} == {"plan-a", "limit-a"}

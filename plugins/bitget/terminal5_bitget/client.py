@@ -415,6 +415,9 @@ class BitgetClient:
         symbol = {"symbol": market.native_symbol} if market is not None else {}
         if ctx.market_type is MarketType.SPOT:
             orders = _items(await self._call(ctx, "GET", c.Spot.unfilled, symbol, endpoint="spot.orders.open"))
+            if market is None and c.Spot.plan_list_needs_symbol:
+                log.warning("Bitget lists spot plan orders per symbol: open plan orders are not listed without one")
+                return orders
             plans = await self._plan_lists(ctx, market.native_symbol if market else None, None, history=False)
             return [*orders, *(p for p in plans if _open(p))]
         out: list[Any] = []

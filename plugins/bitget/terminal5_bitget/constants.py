@@ -57,6 +57,9 @@ class Spot:
     history_plan = "/api/v2/spot/trade/history-plan-order"
     cancel_plan = "/api/v2/spot/trade/cancel-plan-order"
     assets = "/api/v2/spot/account/assets"
+    #: whether current-plan-order insists on a symbol; when it does, listing every open order skips spot plan
+    #: orders (with a warning) unless a symbol is given [unsure]
+    plan_list_needs_symbol = True
 
 
 class Mix:
