@@ -104,9 +104,14 @@ async def test_accounts_are_separate_and_duplicates_refused(sim: BitgetSimulator
 
 async def test_faults_over_the_control_route(sim: BitgetSimulator) -> None:
     async with aiohttp.ClientSession() as session, session.post(
-        f"{sim.url}/_sim/faults", data=json.dumps({"failing_lookups": 1})
+        f"{sim.url}/_sim/faults", data='{"failing_lookups": 1, "late_once": 0.01}'
     ) as resp:
         assert resp.status == 200
+    assert sim.state.faults.late_once == 0.01
+    order = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
+             "size": "0.01", "clientOid": "late-1"}
+    status, _ = await call(sim, "POST", constants.Spot.place, order)  # answered after the delay
+    assert status == 200 and sim.state.faults.late_once is None
     status, body = await call(sim, "GET", constants.Spot.order_info, {"orderId": "1"})
     assert status == 500 and body["code"] == "50001"
     status, body = await call(sim, "GET", constants.Spot.order_info, {"orderId": "1"})

@@ -24,6 +24,7 @@ import json
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -188,6 +189,8 @@ class BitgetSimulator:
             for name, value in jsonutil.loads(await request.text()).items():
                 if not hasattr(st.faults, name):
                     return respond({"error": f"unknown fault {name}"}, 400)
+                if isinstance(value, Decimal):  # a delay in seconds, not money: asyncio wants a float
+                    value = float(value)
                 setattr(st.faults, name, value)
             return respond({"ok": True})
         return respond({"error": "unknown control route"}, 404)
