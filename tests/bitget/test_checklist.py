@@ -159,6 +159,15 @@ class TestBitgetSpotChecklist(ExchangeChecklist):
         assert info.value.field == "quantity" and "quote coin" in info.value.message
         assert not sim.state.placements
 
+    async def test_post_only_and_ioc_read_back_from_answers_without_force(self, checklist: ChecklistTarget,
+                                                                          sim: BitgetSimulator) -> None:
+        maker = await checklist.gateway.place_order(checklist.order(type="limit_maker", client_order_id="ck-pm"))
+        assert sim.state.placed("ck-pm")[0]["force"] == "post_only" and "force" not in maker.raw
+        assert maker.type.value == "limit_maker" and maker.status is OrderStatus.OPEN
+        taker = await checklist.gateway.place_order(checklist.order(type="limit_maker", price="43020",
+                                                                    client_order_id="ck-pm-x"))
+        assert taker.status is OrderStatus.CANCELLED and taker.filled == 0  # would have taken: cancelled
+
     async def test_edit_is_refused_not_faked(self, checklist: ChecklistTarget) -> None:
         await checklist.gateway.place_order(checklist.order(client_order_id="ck-edit-spot"))
         with pytest.raises(UnsupportedParameterError):

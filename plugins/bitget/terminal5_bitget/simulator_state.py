@@ -239,7 +239,8 @@ class SimState:
             "clientOid": params.get("clientOid") or self._new_id(), "price": s(Decimal(str(params.get("price", "0")))),
             "size": s(size), "orderType": kind, "side": side, "status": "live", "priceAvg": "0", "baseVolume": "0",
             "quoteVolume": "0", "enterPointSource": "API", "feeDetail": "", "orderSource": "normal",
-            "cancelReason": "", "cTime": str(now), "uTime": str(now), "force": force,
+            "cancelReason": "", "cTime": str(now), "uTime": str(now),
+            "_force": force,  # spot order answers do not show ``force`` (reference §5)
         }
         for name in ("presetTakeProfitPrice", "presetStopLossPrice"):
             if params.get(name):
@@ -282,12 +283,12 @@ class SimState:
             return
         price = Decimal(order["price"])
         crosses = price >= touch if side == "buy" else price <= touch
-        if crosses and order["force"] == "post_only":
+        if crosses and order["_force"] == "post_only":
             self._cancel_spot(account, order, "post_only")
         elif crosses:
             self.fill_spot(account, order["orderId"], Decimal(order["size"]), touch, taker=True)
-        elif order["force"] in ("ioc", "fok"):
-            self._cancel_spot(account, order, order["force"])
+        elif order["_force"] in ("ioc", "fok"):
+            self._cancel_spot(account, order, order["_force"])
 
     def fill_spot(self, account: Account, order_id: str, qty: Decimal, price: Decimal, *, taker: bool = False) -> None:
         """Fill ``qty`` (base) of a spot order at ``price``: balances move, a fill is recorded."""
