@@ -36,6 +36,9 @@ SPOT_ORDER = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force":
 MIX_ORDER = {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginMode": "crossed", "marginCoin": "USDT",
              "size": "0.01", "price": "30000.1", "side": "buy", "tradeSide": "open", "orderType": "limit",
              "force": "gtc", "clientOid": "t5-mix-1"}
+SPOT_PLAN = {"symbol": "BTCUSDT", "side": "sell", "triggerPrice": "50000", "orderType": "limit",
+             "executePrice": "49900", "planType": "amount", "triggerType": "fill_price", "force": "gtc",
+             "size": "0.01", "clientOid": "t5-tp-1"}
 MIX_PLAN = {"planType": "normal_plan", "symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginMode": "crossed",
             "marginCoin": "USDT", "size": "0.01", "triggerPrice": "29000", "triggerType": "fill_price",
             "side": "sell", "orderType": "market", "clientOid": "t5-sl-1", "reduceOnly": "YES"}
@@ -169,6 +172,23 @@ def cassettes() -> dict[str, list[dict[str, Any]]]:
                                                             "symbol": "BTCUSDT"}, None, 200,
            d.ok({"entrustedList": [mix_plan(planStatus="cancelled")], "endId": "3001"})),
     ]
+    spot_plan = {"orderId": "4001", "clientOid": "t5-tp-1", "symbol": "BTCUSDT", "triggerPrice": "50000",
+                 "orderType": "limit", "executePrice": "49900", "size": "0.01", "status": "live", "side": "sell",
+                 "planType": "amount", "triggerType": "fill_price", "enterPointSource": "API",
+                 "cTime": "1695865232127", "uTime": "1695865232127"}
+    plan_list = "/api/v2/spot/trade/current-plan-order"
+    out["spot_plan_order"] = [
+        ix("POST", "/api/v2/spot/trade/place-plan-order", None, SPOT_PLAN, 200,
+           d.ok({"orderId": "4001", "clientOid": "t5-tp-1"})),
+        ix("GET", plan_list, {"symbol": "BTCUSDT"}, None, 200,
+           d.ok({"nextFlag": False, "idLessThan": "", "orderList": [spot_plan]})),
+        ix("POST", "/api/v2/spot/trade/cancel-plan-order", None, {"orderId": "4001"}, 200,
+           d.ok({"result": "success"})),
+        ix("GET", plan_list, {"symbol": "BTCUSDT"}, None, 200,
+           d.ok({"nextFlag": False, "idLessThan": "", "orderList": []})),
+        ix("GET", "/api/v2/spot/trade/history-plan-order", {"symbol": "BTCUSDT"}, None, 200,
+           d.ok({"nextFlag": False, "idLessThan": "", "orderList": [{**spot_plan, "status": "cancelled"}]})),
+    ]
     accounts = [
         ix("GET", "/api/v2/mix/account/accounts", {"productType": pt}, None, 200,
            d.ok(d.MIX_ACCOUNTS if pt == "USDT-FUTURES" else []))
@@ -187,6 +207,9 @@ def cassettes() -> dict[str, list[dict[str, Any]]]:
            d.ok({**d.MIX_ACCOUNTS[0], "marginMode": "crossed", "posMode": "hedge_mode"})),
         ix("GET", "/api/v2/mix/order/fills", {"productType": "USDT-FUTURES", "symbol": "BTCUSDT"}, None, 200,
            d.ok({"fillList": [d.MIX_FILL], "endId": "1111111111"})),
+        ix("GET", "/api/v2/mix/order/orders-history", {"productType": "USDT-FUTURES", "symbol": "BTCUSDT"}, None,
+           200, d.ok({"entrustedList": [{**mix_order(state="filled", baseVolume="0.01", priceAvg="30000.1"),
+                                         "status": "filled"}], "endId": "2001"})),
         ix("GET", "/api/v2/mix/order/orders-pending", {"productType": "USDT-FUTURES", "symbol": "BTCUSDT"}, None, 200,
            d.ok({"entrustedList": [{**mix_order(), "status": "live"}], "endId": "2001"})),
         ix("GET", "/api/v2/mix/order/orders-plan-pending", {"productType": "USDT-FUTURES", "planType": "normal_plan",

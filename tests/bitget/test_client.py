@@ -186,6 +186,8 @@ async def test_mix_account_positions_config_fills(env: Env, cassette: Any) -> No
         assert config == {"position_mode": "hedge", "margin_mode": "cross"}
         (fill,) = await env.client.fetch_my_trades(env.mix, market, None)
         assert fill.fee == Decimal("0.2580006") and fill.fee_currency == "USDT"
+        (closed,) = await env.client.fetch_closed_orders(env.mix, market, None)
+        assert to_order(closed, MarketType.SWAP)[1] is OrderStatus.CLOSED
         open_orders = await env.client.fetch_open_orders(env.mix, market)
         assert [o["orderId"] for o in open_orders] == ["2001", "3001"]
         assert cas.all_played
@@ -228,3 +230,18 @@ async def test_demo_trading_sends_the_header_on_every_call(env: Env, cassette: A
     with cassette("spot_markets_and_time"):
         await env.client.server_time(attrs.evolve(demo, credentials=None))
     assert env.sent and all(r.headers.get(constants.DEMO_HEADER) == "1" for r in env.sent)
+
+
+async def test_spot_plan_order(env: Env, cassette: Any) -> None:
+    market = SPOT["BTC/USDT"]
+    request = spot_request(side=Side.SELL, type=OrderType.TAKE_PROFIT_LIMIT, stop_price=Decimal(50000),
+                           price=Decimal(49900), client_order_id="t5-tp-1")
+    call = HOOKS.to_native("bitget", request, market, "t5-tp-1", {})
+    with cassette("spot_plan_order") as cas:
+        placed = await env.client.place_order(env.spot, call)
+        order, status = to_order(placed, request=request)
+        assert (order.id, order.type, status) == ("plan:4001", OrderType.TAKE_PROFIT_LIMIT, OrderStatus.OPEN)
+        assert order.price == Decimal(49900) and order.stop_price == Decimal(50000)
+        cancelled = await env.client.cancel_order(env.spot, OrderRef(market=market, exchange_id="plan:4001"))
+        assert to_order(cancelled, request=request)[1] is OrderStatus.CANCELLED
+        assert cas.all_played

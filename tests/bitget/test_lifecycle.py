@@ -111,3 +111,20 @@ async def test_spot_plan_orders_are_listed_per_symbol(world: tuple[Any, Any], si
     assert constants.Spot.unfilled in asked and constants.Spot.current_plan not in asked
     spot = await gateway.fetch_open_orders(broker_id=broker.id, symbol="BTC/USDT")
     assert {o.client_order_id for o in spot} == {"plan-a", "limit-a"}
+
+
+async def test_usdc_and_coin_margined_contracts_use_the_same_code(world: tuple[Any, Any],
+                                                                  sim: BitgetSimulator) -> None:
+    gateway, broker = world
+    usdc = await gateway.place_order(order(broker, symbol="BTC/USDC:USDC", quantity="0.01", price="42000.5",
+                                           client_order_id="usdc-1"))
+    coin = await gateway.place_order(order(broker, symbol="BTC/USD:BTC", type="market", price=None, quantity="0.01",
+                                           client_order_id="coin-1"))
+    (sent_usdc,), (sent_coin,) = sim.state.placed("usdc-1"), sim.state.placed("coin-1")
+    assert (sent_usdc["symbol"], sent_usdc["productType"], sent_usdc["marginCoin"]) == ("BTCPERP", "USDC-FUTURES",
+                                                                                        "USDC")
+    assert (sent_coin["symbol"], sent_coin["productType"], sent_coin["marginCoin"]) == ("BTCUSD", "COIN-FUTURES", "BTC")
+    assert usdc.status is OrderStatus.OPEN and usdc.symbol == "BTC/USDC:USDC"
+    assert coin.status is OrderStatus.CLOSED and coin.fee_currency == "BTC"
+    positions = {p.symbol: p for p in await gateway.fetch_positions(broker_id=broker.id)}
+    assert positions["BTC/USD:BTC"].contracts == Decimal("0.01")
