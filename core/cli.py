@@ -203,13 +203,23 @@ def _broker_id(args: argparse.Namespace) -> int:
     return given.pop()
 
 
+def _requires_passphrase(args: argparse.Namespace) -> bool:
+    """Exchanges whose keys come with a passphrase (Bitget, OKX…) declare it in their ExchangeSpec."""
+    from terminal5.daemon.extra import build_hooks
+
+    spec = build_hooks(_settings(), extra=getattr(args, "plugin", None) or ()).registry.specs.get(args.exchange)
+    return bool(spec is not None and spec.requires_passphrase)
+
+
 def cmd_broker(args: argparse.Namespace, out: Out) -> int:
     columns = ("id", "user_id", "exchange", "label", "testnet", "key_hint", "enabled", "base_url")
     if args.broker_cmd == "add":
         options = _options(args.option or [])
         api_key = _read_secret("API key: ", args.stdin)
         api_secret = _read_secret("API secret: ", args.stdin)
-        password = _read_secret("API passphrase: ", args.stdin, required=False) if args.passphrase else None
+        needs_passphrase = _requires_passphrase(args)
+        password = (_read_secret("API passphrase: ", args.stdin, required=needs_passphrase)
+                    if args.passphrase or needs_passphrase else None)
 
         async def add(gw: Any, api: Any) -> Any:
             info = await gw.add_broker(

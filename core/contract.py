@@ -251,6 +251,8 @@ class ExchangeSpec:
     broker_options: Mapping[str, str] = attrs.field(factory=dict)
     #: published limits the core enforces before sending (see RateLimitRule)
     rate_limits: tuple[RateLimitRule, ...] = ()
+    #: the exchange's API keys come with a passphrase (``Credentials.api_password``): ``broker add`` asks for it
+    requires_passphrase: bool = False
     distribution: str | None = None  # filled in by the registry
 
     def supports(self, market_type: MarketType, param: str) -> bool:
