@@ -51,6 +51,7 @@ from terminal5.errors import (
     Terminal5Error,
     UnsupportedParameterError,
 )
+from terminal5.idempotency import same_request
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import (
     Balance,
@@ -665,7 +666,7 @@ class Gateway:
     ) -> Order:
         """Same client id again: the same request gets the stored order (resolving an unknown outcome by
         lookup, never by resending); a different request is a conflict."""
-        if existing.request_hash != fingerprint:
+        if not same_request(existing.request, existing.request_hash, request):
             raise DuplicateOrder(
                 f"client_order_id {existing.client_order_id!r} is already used by a different order",
                 field="client_order_id",

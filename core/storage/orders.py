@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import peewee
 
-from terminal5 import jsonutil
 from terminal5.convert import converter, unstructure
+from terminal5.idempotency import fingerprint
 from terminal5.models import (
     Order,
     OrderRequest,
@@ -32,9 +31,8 @@ OPEN_STATES = (OrderStatus.OPEN.value, OrderStatus.PENDING_SUBMIT.value, OrderSt
 
 
 def request_fingerprint(request: OrderRequest) -> str:
-    """Identity of a request for idempotency: every field, canonically encoded."""
-    data = unstructure(request)
-    return hashlib.sha256(jsonutil.dumps(dict(sorted(data.items()))).encode()).hexdigest()
+    """Identity of a request for idempotency: every field, normalized (see ``terminal5.idempotency``)."""
+    return fingerprint(request)
 
 
 def _enum(cls: Any, value: Any) -> Any:
