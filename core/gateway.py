@@ -81,6 +81,8 @@ from terminal5.transport import CallObserver, CallRecord, HttpTransport
 DEFAULT_LOOKUP_DELAYS = (0.25, 1.0, 2.0)
 #: client methods that amend an order in place, by feature name
 EDIT_FEATURES = ("amend_order", "edit_order")
+#: stored states the exchange will never change again (a cancel of such an order answers the stored state)
+FINAL_ON_EXCHANGE = frozenset({OrderStatus.CLOSED.value, OrderStatus.CANCELLED.value})
 
 
 def generate_client_order_id(user_id: int) -> str:
@@ -115,6 +117,14 @@ class _Client:
     spec: ExchangeSpec
     transport: HttpTransport
     client: ExchangeClient
+
+
+@attrs.frozen
+class Placement:
+    """The answer to a placement: the order, and whether it is a replay (nothing new was sent)."""
+
+    order: Order
+    replayed: bool = True
 
 
 @attrs.frozen
@@ -442,6 +452,10 @@ class Gateway:
 
     # --- placing -------------------------------------------------------------------------------
     async def place_order(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Order:
+        return (await self.place(data, request_id=request_id)).order
+
+    async def place(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Placement:
+        """``place_order``, also telling whether the answer is a replay of an order placed before."""
         request_id = request_id or uuid.uuid4().hex
         with logger.contextualize(request_id=request_id):
             request = data if isinstance(data, OrderRequest) else structure_request(data)
@@ -469,14 +483,14 @@ class Gateway:
         market: Market,
         ignored: tuple[str, ...],
         request_id: str,
-    ) -> Order:
+    ) -> Placement:
         exchange = broker.exchange
         cid = request.client_order_id
         assert cid is not None
         fingerprint = request_fingerprint(request)
         existing = await self.storage.run(self.orders.find, broker.id, cid)
         if existing is not None:
-            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+            return await self._replay(entry, broker, request, market, existing, request_id)
 
         native_id = await self.storage.run(
             self.client_ids.claim, exchange, cid, lambda attempt: self.hooks.map_client_id(exchange, cid, attempt)
@@ -495,13 +509,13 @@ class Gateway:
         )
         if row is None:  # another process stored this client id between our read and our insert
             existing = await self.storage.run(self.orders.find, broker.id, cid)
-            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+            return await self._replay(entry, broker, request, market, existing, request_id)
 
         ctx = await self.context(broker, market.type, request_id=request_id, order_key=cid)
         order = await self._submit(entry, ctx, broker, request, market, row, call, typed_native_id)
         if order.status is not OrderStatus.REJECTED and call.attached:
             await self._place_attached(entry, ctx, broker, request, market, call.attached, request_id)
-        return order
+        return Placement(order=order, replayed=False)
 
     def _native_call(
         self, broker: BrokerInfo, request: OrderRequest, market: Market, native_id: NativeClientId
@@ -661,9 +675,8 @@ class Gateway:
         request: OrderRequest,
         market: Market,
         existing: Any,
-        fingerprint: str,
         request_id: str,
-    ) -> Order:
+    ) -> Placement:
         """Same client id again: the same request gets the stored order (resolving an unknown outcome by
         lookup, never by resending); a different request is a conflict."""
         if not same_request(existing.request, existing.request_hash, request):
@@ -681,15 +694,16 @@ class Gateway:
                 native_id = self._typed_native_id(entry.spec, existing.native_client_id)
                 call = self._native_call(broker, request, market, native_id)
                 await self.storage.run(self.orders.update, existing.id, status=OrderStatus.PENDING_SUBMIT.value)
-                return await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
+                order = await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
+                return Placement(order=order, replayed=False)
             raise cls(error.get("message", "rejected"), exchange=broker.exchange, code=error.get("code"))
         if status is OrderStatus.PENDING_SUBMIT:
             ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
             native_id = self._typed_native_id(entry.spec, existing.native_client_id)
             payload = await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))
             if payload is not None:
-                return await self._store_answer(broker, request, market, existing, payload)
-        return row_to_order(existing)
+                return Placement(order=await self._store_answer(broker, request, market, existing, payload))
+        return Placement(order=row_to_order(existing))
 
     async def _place_attached(
         self,
@@ -871,6 +885,9 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+            _, _, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            if row is not None and row.status in FINAL_ON_EXCHANGE:
+                return row_to_order(row)  # already over on the exchange: nothing to cancel, no round trip
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
             payload = await at.entry.client.cancel_order(at.ctx, at.ref)
             try:
