@@ -15,7 +15,6 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import attrs
 from loguru import logger
 
+from terminal5.absence import Lookup, lookup
 from terminal5.alerts import AlertBus
 from terminal5.contract import (
     Alert,
@@ -65,15 +65,16 @@ from terminal5.models import (
     Side,
     market_type_of,
 )
+from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.params import check_levels
 from terminal5.plugins import Hooks, load_hooks
 from terminal5.ratebudget import BudgetStore, budget_store
+from terminal5.reconciliation import Reconciliation, rejected_by_reconciliation
 from terminal5.secrets import SecretBox, load_or_create_key
 from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
-from terminal5.storage.fields import now
 from terminal5.storage.orders import OrderRepo, request_fingerprint, row_to_order
 from terminal5.transport import CallObserver, CallRecord, HttpTransport
 
@@ -424,6 +425,17 @@ class Gateway:
         order = attrs.evolve(order, status=status, raw=order.raw if order.raw is not None else payload)
         return order, status is OrderStatus.UNKNOWN
 
+    def _convert_found(
+        self, exchange: str, payload: NativePayload, market_type: MarketType, book: MarketBook
+    ) -> Order | None:
+        """An order found by client id, read without the request (so nothing is filled in from it);
+        None when the plugin cannot read it alone. Runs on the DB thread."""
+        try:
+            return self._convert(exchange, payload, market_type=market_type, book=book)[0]
+        except Exception as exc:
+            logger.info("{} order found by client id cannot be read without its request: {}", exchange, exc)
+            return None
+
     def _unknown_status_alert(self, order: Order, broker_id: int | None) -> None:
         if order.native_status is None:  # the plugin could not read the answer at all
             self.alerts.raise_(
@@ -548,14 +560,17 @@ class Gateway:
             logger.warning(
                 "order {} outcome unknown after {}: looking it up by client id", row.client_order_id, exc.kind
             )
-            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id)
+            payload = (await self._lookup(entry, ctx, market, native_id, row.client_order_id)).payload
             if payload is None:
                 return await self._mark_unknown(row, exc)
+            # found by client id: adopted only if it is the order requested
+            return await self._store_answer(broker, request, market, row, payload, expected=Expected.of_request(request))
         except DuplicateOrder as exc:
             # The exchange already has this client id: maybe our own earlier send. Adopt it if so.
-            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+            payload = (await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))).payload
             if payload is None:
                 return await self._reject(row, exc)
+            return await self._store_answer(broker, request, market, row, payload, expected=Expected.of_request(request))
         except ExchangeError as exc:
             return await self._reject(row, exc)
         return await self._store_answer(broker, request, market, row, payload)
@@ -569,12 +584,29 @@ class Gateway:
         payload: NativePayload,
         *,
         keep_raw_on_failure: bool = True,
+        expected: Expected | None = None,
     ) -> Order:
         """Convert and store an answer. A payload the plugin cannot convert is still stored raw, as UNKNOWN
         (the order exists on the exchange: its answer must not be lost), unless ``keep_raw_on_failure`` is
-        False and the caller has another way to read the order."""
+        False and the caller has another way to read the order.
+
+        ``expected``: the payload was found by client id, not answered to our send; it is stored only if it
+        is the order requested, else the row is refused (nothing of the other order stored) and
+        ``DuplicateOrder`` raised with an alert."""
+        book = await self.market_book(broker, market.type) if expected is not None else None
+        foreign: list[tuple[Order, list[str]]] = []
 
         def convert_and_save() -> tuple[Order, bool]:
+            if expected is not None and book is not None:
+                found = self._convert_found(broker.exchange, payload, market.type, book)
+                wrong = mismatches(expected, found) if found is not None else []
+                if wrong:
+                    foreign.append((found, wrong))
+                    error = foreign_order_error(row.client_order_id, found, wrong)
+                    saved = self.orders.update(
+                        row.id, status=OrderStatus.REJECTED.value, outcome_unknown=False, error=error.to_dict()
+                    )
+                    return row_to_order(saved), False
             try:
                 order, unknown = self._convert(
                     broker.exchange, payload, market_type=market.type, request=request, market=market
@@ -602,6 +634,11 @@ class Gateway:
             return row_to_order(saved), unknown
 
         order, unknown = await self.storage.run(convert_and_save)
+        if foreign:
+            found, wrong = foreign[0]
+            self.alerts.raise_(foreign_order_alert(broker.id, row.client_order_id, found, wrong))
+            logger.warning("order {} not adopted: the order found differs in {}", row.client_order_id, wrong)
+            raise foreign_order_error(row.client_order_id, found, wrong)
         if unknown:
             self._unknown_status_alert(order, broker.id)
         logger.info(
@@ -626,23 +663,12 @@ class Gateway:
         *,
         exchange_id: str | None = None,
         delays: Sequence[float] | None = None,
-    ) -> NativePayload | None:
+    ) -> Lookup:
+        """Found, definitely absent, or failed (see ``terminal5.absence``): never resends."""
         ref = OrderRef(
             market=market, exchange_id=exchange_id, native_client_id=native_id, client_order_id=client_order_id
         )
-        for delay in self.lookup_delays if delays is None else delays:
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                found = await entry.client.fetch_order(ctx, ref)
-            except OrderNotFound:
-                found = None
-            except (*OUTCOME_UNKNOWN, RateLimitExceeded) as exc:
-                logger.warning("lookup of {} failed ({}); will retry", client_order_id, exc.kind)
-                continue
-            if found is not None:
-                return found
-        return None
+        return await lookup(entry.client, ctx, ref, self.lookup_delays if delays is None else delays)
 
     async def _reject(self, row: Any, exc: Terminal5Error) -> Order:
         await self.storage.run(
@@ -685,6 +711,18 @@ class Gateway:
                 field="client_order_id",
             )
         status = OrderStatus(existing.status)
+        if status is OrderStatus.PENDING_SUBMIT or (
+            status is OrderStatus.REJECTED and rejected_by_reconciliation(existing)
+        ):
+            # unknown outcome, or "not found" concluded by reconciliation: look again, never resend
+            ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
+            native_id = self._typed_native_id(entry.spec, existing.native_client_id)
+            payload = (await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))).payload
+            if payload is not None:
+                order = await self._store_answer(
+                    broker, request, market, existing, payload, expected=Expected.of_request(request)
+                )
+                return Placement(order=order)
         if status is OrderStatus.REJECTED:
             error = existing.error or {}
             cls = TAXONOMY.get(error.get("error", ""), ExchangeError)
@@ -697,12 +735,6 @@ class Gateway:
                 order = await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
                 return Placement(order=order, replayed=False)
             raise cls(error.get("message", "rejected"), exchange=broker.exchange, code=error.get("code"))
-        if status is OrderStatus.PENDING_SUBMIT:
-            ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
-            native_id = self._typed_native_id(entry.spec, existing.native_client_id)
-            payload = await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))
-            if payload is not None:
-                return Placement(order=await self._store_answer(broker, request, market, existing, payload))
         return Placement(order=row_to_order(existing))
 
     async def _place_attached(
@@ -991,64 +1023,6 @@ class Gateway:
 
     # --- reconciliation (the seed's Terminal 7) ---------------------------------------------------
     async def reconcile(self, broker_id: int) -> dict[str, int]:
-        """Exchange open orders vs the database, both ways. Returns counts of what changed."""
+        """Exchange orders vs the database, both ways (``terminal5.reconciliation``). Returns counts."""
         broker = await self.get_broker(broker_id)
-        entry = self.client_for(broker.exchange)
-        found = {"external": 0, "updated": 0, "resolved_unknown": 0, "not_found": 0}
-        live = await self.fetch_open_orders(broker_id=broker.id)
-        live_keys = set()
-        for order in live:
-            live_keys.add(order.client_order_id or order.id)
-
-            def upsert(order: Order = order) -> str | None:
-                _, previous = self.orders.upsert_external(
-                    broker_id=broker.id,
-                    user_id=broker.user_id,
-                    order=order,
-                    market_type=market_type_of(order.symbol).value,
-                )
-                return previous
-
-            previous = await self.storage.run(upsert)
-            if previous is None:
-                found["external"] += 1
-            elif previous == OrderStatus.PENDING_SUBMIT.value:
-                found["resolved_unknown"] += 1
-            elif previous != order.status.value:
-                found["updated"] += 1
-        grace = timedelta(seconds=self.settings.unknown_outcome_grace)
-        for row in await self.storage.run(self.orders.unresolved, broker.id):
-            key = row.client_order_id
-            if key in live_keys or (row.exchange_order_id and row.exchange_order_id in live_keys):
-                continue
-            market_type = MarketType(row.market_type)
-            market = await self.market(broker, row.symbol, market_type)
-            ctx = await self.context(broker, market_type, order_key=key)
-            native_id = self._typed_native_id(entry.spec, row.native_client_id) if row.native_client_id else None
-            payload = await self._lookup(
-                entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
-            )
-            if payload is not None:
-                await self._store_answer(broker, None, market, row, payload)
-                found["resolved_unknown" if row.status == OrderStatus.PENDING_SUBMIT.value else "updated"] += 1
-            elif row.status == OrderStatus.PENDING_SUBMIT.value and now() - row.created_at > grace:
-                # Looked up after the grace window and still absent: it never reached the exchange.
-                await self.storage.run(
-                    self.orders.update,
-                    row.id,
-                    status=OrderStatus.REJECTED.value,
-                    outcome_unknown=False,
-                    error={"error": "OrderNotFound", "message": f"not on the exchange after {grace}"},
-                )
-                found["not_found"] += 1
-        if any(found.values()):
-            self.alerts.raise_(
-                Alert(
-                    kind="reconciliation",
-                    key=f"reconcile:{broker.id}:{datetime.now(UTC):%Y%m%d%H%M}",
-                    exchange=broker.exchange,
-                    severity="info",
-                    message=f"broker {broker.id} reconciled: {found}",
-                )
-            )
-        return found
+        return await Reconciliation(self, broker).run()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -222,6 +222,24 @@ class OrderRepo:
     def unresolved(self, broker_id: int) -> list[Any]:
         R = self.m.OrderRow
         return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
+
+    def rejected_since(self, broker_id: int, since: datetime) -> list[Any]:
+        R = self.m.OrderRow
+        return list(
+            R.select().where(
+                (R.broker_id == broker_id) & (R.status == OrderStatus.REJECTED.value) & (R.updated_at >= since)
+            )
+        )
+
+    def known_exchange_ids(self, broker_id: int, exchange_order_ids: Collection[str]) -> set[str]:
+        """The ids among ``exchange_order_ids`` that name an order stored for this broker."""
+        if not exchange_order_ids:
+            return set()
+        R = self.m.OrderRow
+        query = R.select(R.exchange_order_id).where(
+            (R.broker_id == broker_id) & (R.exchange_order_id.in_(list(exchange_order_ids)))
+        )
+        return {r.exchange_order_id for r in query}
 
 
 def with_context(order: Order, **fields: Mapping[str, Any] | Any) -> Order:

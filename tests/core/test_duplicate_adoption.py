@@ -1,0 +1,105 @@
+"""An order found by client id is adopted only when it is the order requested (issue 10, item 2).
+
+Two brokers of two users share one exchange account. User 2 reuses a client id of user 1: the exchange
+answers "duplicate" (or the answer is lost and the lookup finds user 1's order). The order found differs
+in side, quantity and price: it is not user 2's. 409 DuplicateOrder, nothing of it stored under user 2's
+request, an alert; user 1's order untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import pytest
+
+from terminal5.errors import DuplicateOrder
+from terminal5.models import OrderStatus, Side
+from terminal5.testing.loopback_plugin import make_plugin
+from terminal5.testing.loopback_server import Fault
+
+
+@pytest.fixture
+async def shared(env: Any) -> Any:
+    """A second user's broker on the same exchange account (same key) as the env's broker."""
+    return await env.gateway.add_broker(
+        user_id=2, exchange="loopback", label="same-account", api_key="key-1", api_secret="secret-1",
+        base_url=env.exchange.url,
+    )
+
+
+def user1_buy(env: Any, cid: str) -> dict[str, Any]:
+    return env.order(client_order_id=cid, side="buy", quantity="0.001", price="41000")
+
+
+def user2_sell(env: Any, shared: Any, cid: str) -> dict[str, Any]:
+    return env.order(client_order_id=cid, side="sell", quantity="0.5", price="39000", user_id=2,
+                     broker_id=shared.id)
+
+
+async def _assert_not_adopted(env: Any, shared: Any, cid: str, first: Any) -> None:
+    row = await env.gateway.storage.run(env.gateway.orders.find, shared.id, cid)
+    if row is not None:  # the intent stays, refused, carrying nothing of the other order
+        assert row.status == OrderStatus.REJECTED.value
+        assert row.raw_response is None and row.exchange_order_id is None
+        assert row.side == "sell" and row.error["error"] == "DuplicateOrder"
+    mine = await env.gateway.get_order(broker_id=env.broker.id, client_order_id=cid)
+    assert mine.side is Side.BUY and mine.id == first.id and mine.raw["side"] == "BUY"
+    alerts = [a for a in env.gateway.alerts.sent if a.kind == "foreign_order"]
+    assert alerts and cid in alerts[-1].message
+    assert env.exchange.placements(cid) == 1
+
+
+async def test_duplicate_answer_for_another_users_order_is_a_409(env: Any, shared: Any) -> None:
+    first = await env.gateway.place_order(user1_buy(env, "shared-1"))
+    with pytest.raises(DuplicateOrder) as raised:
+        await env.gateway.place_order(user2_sell(env, shared, "shared-1"))
+    assert raised.value.field == "client_order_id"
+    await _assert_not_adopted(env, shared, "shared-1", first)
+    # the same request again is the same refusal, still without adopting anything
+    with pytest.raises(DuplicateOrder):
+        await env.gateway.place_order(user2_sell(env, shared, "shared-1"))
+    await _assert_not_adopted(env, shared, "shared-1", first)
+
+
+async def test_unknown_outcome_lookup_finding_another_order_is_a_409(env: Any, shared: Any) -> None:
+    first = await env.gateway.place_order(user1_buy(env, "shared-2"))
+    env.exchange.inject(Fault(kind="timeout_after_accept", delay=3.0))  # the duplicate answer is lost
+    with pytest.raises(DuplicateOrder):
+        await env.gateway.place_order(user2_sell(env, shared, "shared-2"))
+    await _assert_not_adopted(env, shared, "shared-2", first)
+
+
+async def test_a_different_symbol_found_is_not_adopted(env: Any, shared: Any) -> None:
+    first = await env.gateway.place_order(env.order(client_order_id="shared-3", symbol="ETH/USDT", quantity="0.01",
+                                                    price="3000"))
+    with pytest.raises(DuplicateOrder):
+        await env.gateway.place_order(
+            env.order(client_order_id="shared-3", quantity="0.01", price="3000", user_id=2, broker_id=shared.id)
+        )
+    row = await env.gateway.storage.run(env.gateway.orders.find, shared.id, "shared-3")
+    assert row is None or (row.raw_response is None and row.exchange_order_id is None)
+    assert (await env.gateway.get_order(broker_id=env.broker.id, client_order_id="shared-3")).id == first.id
+
+
+async def test_reconciliation_does_not_adopt_another_order_into_a_pending_row(env: Any, shared: Any) -> None:
+    env.exchange.inject(Fault(kind="error_before_accept", status=503))  # user 2's send: outcome unknown
+    pending = await env.gateway.place_order(user2_sell(env, shared, "shared-4"))
+    assert pending.status is OrderStatus.PENDING_SUBMIT
+    first = await env.gateway.place_order(user1_buy(env, "shared-4"))  # then user 1 takes the id
+    env.gateway.settings = attrs.evolve(env.gateway.settings, unknown_outcome_grace=0.0)
+    await env.gateway.reconcile(shared.id)
+    await _assert_not_adopted(env, shared, "shared-4", first)
+
+
+async def test_our_own_order_found_after_a_duplicate_answer_is_still_adopted(
+    env: Any, t5_gateway: Any, tmp_path: Any
+) -> None:
+    """Another gateway process (its own database) sent this very order: it is ours, adopt it."""
+    first = await env.gateway.place_order(env.order(client_order_id="own-1"))
+    other = await t5_gateway(make_plugin(), database_url=f"sqlite:///{tmp_path}/other.db")
+    broker = await other.add_broker(user_id=1, exchange="loopback", label="main", api_key="key-1",
+                                    api_secret="secret-1", base_url=env.exchange.url)
+    adopted = await other.place_order(env.order(client_order_id="own-1", broker_id=broker.id, price="43000.1"))
+    assert adopted.id == first.id and adopted.status is OrderStatus.OPEN
+    assert env.exchange.placements("own-1") == 1
