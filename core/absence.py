@@ -38,9 +38,7 @@ class Lookup:
         return self.payload is None and self.failure is None
 
 
-async def lookup(
-    client: ExchangeClient, ctx: CallContext, ref: OrderRef, delays: Sequence[float]
-) -> Lookup:
+async def lookup(client: ExchangeClient, ctx: CallContext, ref: OrderRef, delays: Sequence[float]) -> Lookup:
     """Query the order after each delay until found. Absent only if no attempt failed."""
     failure: str | None = None
     for delay in delays:

@@ -43,6 +43,7 @@ from terminal5.errors import (
     TAXONOMY,
     BadSymbol,
     BrokerDisabled,
+    DatabaseUnavailable,
     DuplicateOrder,
     ExchangeError,
     OrderNotFound,
@@ -52,6 +53,7 @@ from terminal5.errors import (
     UnsupportedParameterError,
 )
 from terminal5.idempotency import same_request
+from terminal5.kept_answers import KeptAnswers
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import (
     Balance,
@@ -166,6 +168,8 @@ class Gateway:
         self._credentials: dict[int, Credentials] = {}
         self._locks = KeyedLocks()
         self._audit_futures: set[Any] = set()
+        #: exchange answers received while the database could not store them
+        self.kept = KeptAnswers(storage)
         #: published rate limits, shared by every process through Redis when configured
         self.budgets: BudgetStore = budget_store(settings.redis_url)
 
@@ -221,7 +225,17 @@ class Gateway:
             clock_ms=clock_ms,
         )
 
+    @property
+    def kept_answers(self) -> int:
+        """How many exchange answers wait for the database."""
+        return len(self.kept)
+
+    async def store_kept_answers(self) -> int:
+        """Store the answers kept during a database outage (if it is back). Returns how many were stored."""
+        return await self.kept.store_all() if len(self.kept) else 0
+
     async def close(self) -> None:
+        await self.kept.close()
         for entry in self._clients.values():
             try:
                 await entry.client.close()
@@ -471,7 +485,11 @@ class Gateway:
         request_id = request_id or uuid.uuid4().hex
         with logger.contextualize(request_id=request_id):
             request = data if isinstance(data, OrderRequest) else structure_request(data)
-            broker = await self.get_broker(request.broker_id, request.user_id)
+            await self.store_kept_answers()  # older answers first (a no-op unless the database was away)
+            try:
+                broker = await self.get_broker(request.broker_id, request.user_id)
+            except DatabaseUnavailable as exc:
+                raise exc.for_order(sent=False, client_order_id=request.client_order_id) from exc
             if not broker.enabled:
                 raise BrokerDisabled(
                     f"broker {broker.id} is disabled: {broker.disabled_reason or 'kill switch on'}", field="broker_id"
@@ -484,8 +502,13 @@ class Gateway:
                 request = attrs.evolve(request, client_order_id=generate_client_order_id(request.user_id))
             assert request.client_order_id is not None
             # one submission at a time per client id in this process (other processes: the unique row)
-            async with self._locks.hold((broker.id, request.client_order_id)):
-                return await self._place_locked(entry, broker, request, market, ignored, request_id)
+            try:
+                async with self._locks.hold((broker.id, request.client_order_id)):
+                    return await self._place_locked(entry, broker, request, market, ignored, request_id)
+            except DatabaseUnavailable as exc:
+                if exc.about_order:
+                    raise
+                raise exc.for_order(sent=False, client_order_id=request.client_order_id) from exc
 
     async def _place_locked(
         self,
@@ -564,13 +587,17 @@ class Gateway:
             if payload is None:
                 return await self._mark_unknown(row, exc)
             # found by client id: adopted only if it is the order requested
-            return await self._store_answer(broker, request, market, row, payload, expected=Expected.of_request(request))
+            return await self._store_answer(
+                broker, request, market, row, payload, expected=Expected.of_request(request)
+            )
         except DuplicateOrder as exc:
             # The exchange already has this client id: maybe our own earlier send. Adopt it if so.
             payload = (await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))).payload
             if payload is None:
                 return await self._reject(row, exc)
-            return await self._store_answer(broker, request, market, row, payload, expected=Expected.of_request(request))
+            return await self._store_answer(
+                broker, request, market, row, payload, expected=Expected.of_request(request)
+            )
         except ExchangeError as exc:
             return await self._reject(row, exc)
         return await self._store_answer(broker, request, market, row, payload)
@@ -633,14 +660,29 @@ class Gateway:
             saved = self.orders.save_result(row.id, order)
             return row_to_order(saved), unknown
 
-        order, unknown = await self.storage.run(convert_and_save)
+        def after(result: tuple[Order, bool] | None) -> None:
+            if result is None:
+                return  # a kept answer found the row resolved meanwhile
+            if foreign:
+                found, wrong = foreign[0]
+                self.alerts.raise_(foreign_order_alert(broker.id, row.client_order_id, found, wrong))
+                logger.warning("order {} not adopted: the order found differs in {}", row.client_order_id, wrong)
+            elif result[1]:
+                self._unknown_status_alert(result[0], broker.id)
+
+        try:
+            order, unknown = await self.storage.run(convert_and_save)
+        except DatabaseUnavailable as exc:
+            self._keep(f"{broker.exchange} answer for order {row.client_order_id}", row, convert_and_save, after)
+            raise exc.for_order(
+                sent=True,
+                client_order_id=row.client_order_id,
+                note=f" and {broker.exchange} answered; the answer is kept and stored when the database returns",
+            ) from exc
+        after((order, unknown))
         if foreign:
             found, wrong = foreign[0]
-            self.alerts.raise_(foreign_order_alert(broker.id, row.client_order_id, found, wrong))
-            logger.warning("order {} not adopted: the order found differs in {}", row.client_order_id, wrong)
             raise foreign_order_error(row.client_order_id, found, wrong)
-        if unknown:
-            self._unknown_status_alert(order, broker.id)
         logger.info(
             "order {} {} {} {} {} -> {} ({})",
             order.client_order_id,
@@ -670,20 +712,49 @@ class Gateway:
         )
         return await lookup(entry.client, ctx, ref, self.lookup_delays if delays is None else delays)
 
+    def _keep(self, what: str, row: Any, write: Callable[[], Any], after: Callable[[Any], None] | None = None) -> None:
+        """Keep a write about ``row`` until the database returns. It applies only if the row is still as it
+        was: fresher news stored meanwhile (a fetch, a reconciliation) is never overwritten by older news."""
+
+        def guarded() -> Any:
+            current = self.storage.m.OrderRow.get_or_none(self.storage.m.OrderRow.id == row.id)
+            if current is None or (current.status, current.exchange_order_id) != (row.status, row.exchange_order_id):
+                logger.info("{}: the order was resolved meanwhile; the kept answer is dropped", what)
+                return None
+            return write()
+
+        self.kept.keep(what, guarded, after)
+
     async def _reject(self, row: Any, exc: Terminal5Error) -> Order:
-        await self.storage.run(
-            self.orders.update, row.id, status=OrderStatus.REJECTED.value, error=exc.to_dict(), outcome_unknown=False
-        )
+        def write() -> Any:
+            return self.orders.update(
+                row.id, status=OrderStatus.REJECTED.value, error=exc.to_dict(), outcome_unknown=False
+            )
+
+        try:
+            await self.storage.run(write)
+        except DatabaseUnavailable:
+            self._keep(f"rejection of order {row.client_order_id}", row, write)
         logger.warning("order {} rejected: {}", row.client_order_id, exc)
         raise exc
 
     async def _mark_unknown(self, row: Any, exc: Terminal5Error) -> Order:
-        saved = await self.storage.run(
-            self.orders.update,
-            row.id,
-            outcome_unknown=True,
-            error={**exc.to_dict(), "note": "outcome unknown: reconciliation will resolve it"},
-        )
+        def write() -> Any:
+            return self.orders.update(
+                row.id,
+                outcome_unknown=True,
+                error={**exc.to_dict(), "note": "outcome unknown: reconciliation will resolve it"},
+            )
+
+        try:
+            saved = await self.storage.run(write)
+        except DatabaseUnavailable as outage:
+            self._keep(f"unknown outcome of order {row.client_order_id}", row, write)
+            raise outage.for_order(
+                sent=None,
+                client_order_id=row.client_order_id,
+                note=f" ({exc.kind} from the exchange); it stays pending_submit and is looked up",
+            ) from outage
         self.alerts.raise_(
             Alert(
                 kind="outcome_unknown",
@@ -748,37 +819,58 @@ class Gateway:
         request_id: str,
     ) -> None:
         for child in attached:
-            request = child.request or self._derive_child(parent, child)
-            native_id = child.call.native_client_id or child.client_order_id
-            await self.storage.run(
-                self.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n
-            )
-            row = await self.storage.run(
-                self.orders.insert_intent,
-                request=request,
-                exchange=broker.exchange,
-                market_type=market.type.value,
-                native_client_id=str(native_id),
-                request_hash=request_fingerprint(request),
-                ignored_params=(),
-                request_id=request_id,
-                parent_client_order_id=parent.client_order_id,
-            )
-            if row is None:
-                continue  # already placed by an earlier attempt of this parent
-            child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
             try:
-                await self._submit(entry, child_ctx, broker, request, market, row, child.call, native_id)
-            except ExchangeError as exc:
+                await self._place_child(entry, ctx, broker, parent, market, child, request_id)
+            except DatabaseUnavailable as exc:  # the parent is placed and stored: report the child alone
                 self.alerts.raise_(
                     Alert(
                         kind="attached_order_failed",
                         key=f"attached:{broker.exchange}:{child.client_order_id}",
                         exchange=broker.exchange,
                         severity="critical",
-                        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id} failed: {exc}",
+                        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}: {exc}",
                     )
                 )
+
+    async def _place_child(
+        self,
+        entry: _Client,
+        ctx: CallContext,
+        broker: BrokerInfo,
+        parent: OrderRequest,
+        market: Market,
+        child: AttachedOrder,
+        request_id: str,
+    ) -> None:
+        request = child.request or self._derive_child(parent, child)
+        native_id = child.call.native_client_id or child.client_order_id
+        await self.storage.run(self.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n)
+        row = await self.storage.run(
+            self.orders.insert_intent,
+            request=request,
+            exchange=broker.exchange,
+            market_type=market.type.value,
+            native_client_id=str(native_id),
+            request_hash=request_fingerprint(request),
+            ignored_params=(),
+            request_id=request_id,
+            parent_client_order_id=parent.client_order_id,
+        )
+        if row is None:
+            return  # already placed by an earlier attempt of this parent
+        child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
+        try:
+            await self._submit(entry, child_ctx, broker, request, market, row, child.call, native_id)
+        except ExchangeError as exc:
+            self.alerts.raise_(
+                Alert(
+                    kind="attached_order_failed",
+                    key=f"attached:{broker.exchange}:{child.client_order_id}",
+                    exchange=broker.exchange,
+                    severity="critical",
+                    message=f"{child.role} order {child.client_order_id} of {parent.client_order_id} failed: {exc}",
+                )
+            )
 
     @staticmethod
     def _derive_child(parent: OrderRequest, child: AttachedOrder) -> OrderRequest:

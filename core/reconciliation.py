@@ -1,5 +1,6 @@
 """Reconciliation (the seed's Terminal 7): a broker's orders on the exchange vs the database, both ways.
 
+0. Exchange answers kept in memory during a database outage (``terminal5.kept_answers``) are stored.
 1. The exchange's open orders: unknown to the database → stored with source ``external``; known → updated.
    An open order whose client id names a different stored order is never merged into it
    (``terminal5.ownership``).
@@ -58,6 +59,7 @@ class Reconciliation:
         self.notes: list[str] = []
 
     async def run(self) -> dict[str, int]:
+        await self.gw.store_kept_answers()  # answers kept during a database outage go first
         live_keys = await self._adopt_open_orders()
         grace = timedelta(seconds=self.gw.settings.unknown_outcome_grace)
         for row in await self.gw.storage.run(self.gw.orders.unresolved, self.broker.id):
@@ -114,7 +116,9 @@ class Reconciliation:
         """DB thread. Another order holds this row's client id: an unconfirmed row was never accepted."""
         if row.status == OrderStatus.PENDING_SUBMIT.value:
             error = foreign_order_error(row.client_order_id, found, wrong)
-            self.gw.orders.update(row.id, status=OrderStatus.REJECTED.value, outcome_unknown=False, error=error.to_dict())
+            self.gw.orders.update(
+                row.id, status=OrderStatus.REJECTED.value, outcome_unknown=False, error=error.to_dict()
+            )
         return foreign_order_alert(self.broker.id, row.client_order_id, found, wrong)
 
     # --- 2. stored orders not final ------------------------------------------------------------------------
@@ -133,8 +137,9 @@ class Reconciliation:
             self.entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
         )
         if result.absent and (not pending or now() - row.created_at > grace):
-            ref = OrderRef(market=market, exchange_id=row.exchange_order_id, native_client_id=native_id,
-                           client_order_id=key)
+            ref = OrderRef(
+                market=market, exchange_id=row.exchange_order_id, native_client_id=native_id, client_order_id=key
+            )
             result = await self._search_history(ctx, ref, Side(row.side), row.created_at)
         if result.payload is not None:
             if await self._store(row, market, result.payload):
@@ -170,7 +175,12 @@ class Reconciliation:
 
         # a minute of slack: the exchange's clock and ours differ
         return await search_history(
-            self.entry.client, ctx, ref, side=side, since=since - timedelta(minutes=1), convert=convert,
+            self.entry.client,
+            ctx,
+            ref,
+            side=side,
+            since=since - timedelta(minutes=1),
+            convert=convert,
             known_order_ids=known,
         )
 
