@@ -561,7 +561,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--exchange", required=True)
     b.add_argument("--label", required=True)
     b.add_argument("--testnet", action="store_true")
-    b.add_argument("--base-url", help="override the exchange URL (a simulator, a proxy)")
+    b.add_argument(
+        "--base-url",
+        help="override the exchange URL (a simulator, a proxy): one URL for every market type, or "
+        "spot=URL,swap=URL (the broker then trades those market types only)",
+    )
     b.add_argument("--option", action="append", metavar="NAME=VALUE", help="a plugin broker option")
     b.add_argument("--passphrase", action="store_true", help="also read an API passphrase")
     b.add_argument("--test", action="store_true", help="check the keys right after adding")

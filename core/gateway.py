@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 from loguru import logger
 
+from terminal5 import broker_endpoints
 from terminal5.absence import Lookup, lookup
 from terminal5.alerts import AlertBus
 from terminal5.contract import (
@@ -263,10 +264,13 @@ class Gateway:
         api_secret: str,
         api_password: str | None = None,
         testnet: bool = False,
-        base_url: str | None = None,
+        base_url: str | Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> BrokerInfo:
+        """``base_url``: one URL for every market type, or one per market type (``{"spot": url}`` or
+        ``"spot=url,swap=url"``): the broker then trades those market types only."""
         spec = self.registry.get(exchange)
+        stored_base_url = broker_endpoints.parse(base_url, spec)
         unknown = set(options or {}) - set(spec.broker_options)
         if unknown:
             raise Terminal5Error(
@@ -283,7 +287,7 @@ class Gateway:
             api_secret=api_secret,
             api_password=api_password,
             testnet=testnet,
-            base_url=base_url,
+            base_url=stored_base_url,
             options=options,
         )
 
@@ -327,15 +331,15 @@ class Gateway:
         return entry
 
     def base_url(self, spec: ExchangeSpec, broker: BrokerInfo, market_type: MarketType) -> str:
-        if broker.base_url:
-            return broker.base_url.rstrip("/")
-        url = spec.urls.for_(market_type, testnet=broker.testnet)
+        url = broker_endpoints.endpoint(spec, broker.base_url, broker.base_urls, broker.testnet, market_type)
         if url is None:
-            env = "testnet" if broker.testnet else "production"
-            raise UnsupportedParameterError(
-                f"{spec.name} has no {env} endpoint for {market_type.value}", exchange=spec.name, field="symbol"
-            )
+            raise broker_endpoints.not_traded(spec, broker.id, broker.base_urls, broker.testnet, market_type)
         return url
+
+    def traded_market_types(self, broker: BrokerInfo) -> list[MarketType]:
+        """The market types this broker trades (its per-market-type URLs, else every one with an endpoint)."""
+        spec = self.registry.get(broker.exchange)
+        return broker_endpoints.traded(spec, broker.base_url, broker.base_urls, broker.testnet)
 
     async def context(
         self,
@@ -1059,7 +1063,7 @@ class Gateway:
         method = getattr(entry.client, "cancel_all_after", None)
         if "cancel_all_after" not in entry.spec.features or method is None:
             raise UnsupportedParameterError(f"{broker.exchange} offers no dead-man's switch", exchange=broker.exchange)
-        market_type = sorted(entry.spec.market_types)[0]
+        market_type = (self.traded_market_types(broker) or sorted(entry.spec.market_types))[0]
         return await method(await self.context(broker, market_type), timeout)
 
     async def list_orders(self, **filters: Any) -> list[Order]:
@@ -1072,9 +1076,7 @@ class Gateway:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
         out: list[Order] = []
-        for market_type in sorted(entry.spec.market_types):
-            if not broker.base_url and entry.spec.urls.for_(market_type, testnet=broker.testnet) is None:
-                continue  # e.g. no testnet for this market type: nothing can be open there
+        for market_type in self.traded_market_types(broker):
             book = await self.market_book(broker, market_type)
             market = book.get(symbol) if symbol else None
             if symbol and market is None:
@@ -1096,9 +1098,8 @@ class Gateway:
     async def fetch_balances(self, *, broker_id: int, user_id: int | None = None) -> list[Balance]:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
-        market_type = (
-            MarketType.SPOT if MarketType.SPOT in entry.spec.market_types else sorted(entry.spec.market_types)[0]
-        )
+        traded = self.traded_market_types(broker) or sorted(entry.spec.market_types)
+        market_type = MarketType.SPOT if MarketType.SPOT in traded else traded[0]
         ctx = await self.context(broker, market_type)
         return list(await entry.client.fetch_balances(ctx))
 
@@ -1106,7 +1107,7 @@ class Gateway:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
         out: list[Position] = []
-        for market_type in sorted(entry.spec.market_types):
+        for market_type in self.traded_market_types(broker):
             if market_type is MarketType.SPOT:
                 continue
             ctx = await self.context(broker, market_type)

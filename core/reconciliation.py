@@ -26,7 +26,7 @@ from loguru import logger
 
 from terminal5.absence import Lookup, search_history
 from terminal5.contract import Alert, NativePayload, OrderRef
-from terminal5.errors import DuplicateOrder, ExchangeError
+from terminal5.errors import DuplicateOrder, ExchangeError, UnsupportedParameterError
 from terminal5.models import MarketType, Order, OrderStatus, Side, market_type_of
 from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.storage.fields import now
@@ -129,7 +129,7 @@ class Reconciliation:
         try:
             market = await self.gw.market(self.broker, row.symbol, market_type)
             ctx = await self.gw.context(self.broker, market_type, order_key=key)
-        except ExchangeError as exc:
+        except (ExchangeError, UnsupportedParameterError) as exc:  # delisted, or a market type no longer traded
             self._unresolved(row, f"{exc.kind}: {exc.message}")
             return
         native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
@@ -205,7 +205,7 @@ class Reconciliation:
         try:
             market = await self.gw.market(self.broker, row.symbol, market_type)
             ctx = await self.gw.context(self.broker, market_type, order_key=row.client_order_id)
-        except ExchangeError:
+        except (ExchangeError, UnsupportedParameterError):
             return
         native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
         result = await self.gw._lookup(self.entry, ctx, market, native_id, row.client_order_id, delays=(0,))

@@ -97,6 +97,7 @@ SCHEMAS: dict[str, Any] = {
             "label": {"type": "string"},
             "testnet": {"type": "boolean"},
             "base_url": {"type": ["string", "null"]},
+            "base_urls": {"type": "object", "additionalProperties": {"type": "string"}},
             "key_hint": {"type": "string"},
             "options": {"type": "object"},
             "enabled": {"type": "boolean"},
