@@ -596,7 +596,10 @@ class Gateway:
             )
         except DuplicateOrder as exc:
             # The exchange already has this client id: maybe our own earlier send. Adopt it if so.
-            payload = (await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))).payload
+            found = await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+            if found.failure is not None:  # cannot tell whose it is: unresolved, never concluded
+                return await self._mark_unknown(row, exc)
+            payload = found.payload
             if payload is None:
                 return await self._reject(row, exc)
             return await self._store_answer(
@@ -987,8 +990,12 @@ class Gateway:
 
     async def _save_fetched(self, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
         if row is not None:
-            # a receipt that is not an order fails here: cancel_order then reads the order back
-            return await self._store_answer(broker, None, market, row, payload, keep_raw_on_failure=False)
+            # a receipt that is not an order fails here: cancel_order then reads the order back.
+            # A row never confirmed was found by client id: the order must be the one requested.
+            expected = Expected.of_row(row) if not row.exchange_order_id else None
+            return await self._store_answer(
+                broker, None, market, row, payload, keep_raw_on_failure=False, expected=expected
+            )
 
         def convert_and_upsert() -> tuple[Order, bool]:
             order, unknown = self._convert(broker.exchange, payload, market_type=market.type, market=market)
@@ -1017,6 +1024,18 @@ class Gateway:
             if row is not None and row.status in FINAL_ON_EXCHANGE:
                 return row_to_order(row)  # already over on the exchange: nothing to cancel, no round trip
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
+            if at.row is not None and not at.row.exchange_order_id:
+                # never confirmed: make sure the order behind this client id is ours before cancelling it
+                found = await at.entry.client.fetch_order(at.ctx, at.ref)
+                if found is None:
+                    raise OrderNotFound(
+                        f"{at.broker.exchange} does not know order {at.ref.client_order_id}",
+                        exchange=at.broker.exchange,
+                    )
+                confirmed = await self._save_fetched(at.broker, at.ref.market, at.row, found)
+                if confirmed.status.value in FINAL_ON_EXCHANGE:
+                    return confirmed
+                at = attrs.evolve(at, ref=attrs.evolve(at.ref, exchange_id=confirmed.id))
             payload = await at.entry.client.cancel_order(at.ctx, at.ref)
             try:
                 return await self._save_fetched(at.broker, at.ref.market, at.row, payload)

@@ -43,9 +43,17 @@ REJECTED_BY = "reconciliation"
 RECHECK_REJECTED = timedelta(hours=1)
 
 
+#: how versions before the ``by`` marker wrote that conclusion (our own text, not an exchange's)
+_LEGACY_CONCLUSION = "not on the exchange after "
+
+
 def rejected_by_reconciliation(row: Any) -> bool:
+    """A rejection reconciliation concluded from absence, not one the exchange answered."""
     error = row.error if isinstance(row.error, dict) else {}
-    return row.status == OrderStatus.REJECTED.value and error.get("by") == REJECTED_BY
+    if row.status != OrderStatus.REJECTED.value:
+        return False
+    legacy = error.get("error") == "OrderNotFound" and "exchange" not in error and "code" not in error
+    return error.get("by") == REJECTED_BY or (legacy and str(error.get("message", "")).startswith(_LEGACY_CONCLUSION))
 
 
 class Reconciliation:

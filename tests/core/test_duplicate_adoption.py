@@ -103,3 +103,41 @@ async def test_our_own_order_found_after_a_duplicate_answer_is_still_adopted(
     adopted = await other.place_order(env.order(client_order_id="own-1", broker_id=broker.id, price="43000.1"))
     assert adopted.id == first.id and adopted.status is OrderStatus.OPEN
     assert env.exchange.placements("own-1") == 1
+
+
+async def _user2_pending_then_user1_takes_the_id(env: Any, shared: Any, cid: str) -> Any:
+    env.exchange.inject(Fault(kind="error_before_accept", status=503))
+    pending = await env.gateway.place_order(user2_sell(env, shared, cid))
+    assert pending.status is OrderStatus.PENDING_SUBMIT
+    return await env.gateway.place_order(user1_buy(env, cid))
+
+
+async def test_refreshing_a_pending_order_never_adopts_another_order(env: Any, shared: Any) -> None:
+    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-5")
+    with pytest.raises(DuplicateOrder):
+        await env.gateway.fetch_order(broker_id=shared.id, client_order_id="shared-5")
+    await _assert_not_adopted(env, shared, "shared-5", first)
+
+
+async def test_cancelling_a_pending_order_never_cancels_another_order(env: Any, shared: Any) -> None:
+    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-6")
+    with pytest.raises(DuplicateOrder):
+        await env.gateway.cancel_order(broker_id=shared.id, client_order_id="shared-6")
+    assert env.exchange.orders[first.id]["status"] == "NEW"  # user 1's order is untouched on the exchange
+    await _assert_not_adopted(env, shared, "shared-6", first)
+
+
+async def test_a_duplicate_answer_whose_lookup_fails_is_left_unresolved_not_rejected(
+    env: Any, t5_gateway: Any, tmp_path: Any
+) -> None:
+    first = await env.gateway.place_order(env.order(client_order_id="own-2"))
+    other = await t5_gateway(make_plugin(), database_url=f"sqlite:///{tmp_path}/other2.db")
+    broker = await other.add_broker(user_id=1, exchange="loopback", label="main", api_key="key-1",
+                                    api_secret="secret-1", base_url=env.exchange.url)
+    env.exchange.inject(Fault(kind="error_before_accept", path="/api/order", method="GET", status=503))
+    data = env.order(client_order_id="own-2", broker_id=broker.id)
+    pending = await other.place_order(data)  # "duplicate", and the lookup meets an outage: nothing is known
+    assert pending.status is OrderStatus.PENDING_SUBMIT
+    adopted = await other.place_order(data)  # the exchange answers again: it is ours
+    assert adopted.id == first.id and adopted.status is OrderStatus.OPEN
+    assert env.exchange.placements("own-2") == 1

@@ -188,3 +188,13 @@ async def test_a_client_retry_finds_an_order_reconciliation_had_rejected(env: En
     again = await env.gateway.place_order(env.order(client_order_id="late-2", type="market", price=None))
     assert again.status is OrderStatus.CLOSED and again.id == placed["orderId"]
     assert env.exchange.attempts["late-2"] == 1
+
+
+async def test_rows_rejected_by_the_old_reconciliation_are_looked_at_again(env: Env) -> None:
+    """Rows an earlier version concluded "never placed" (before the marker existed) are not buried either."""
+    await lost_filled_market_order(env, "legacy-1")
+    row = await env.gateway.storage.run(env.gateway.orders.find, env.broker.id, "legacy-1")
+    legacy = {"error": "OrderNotFound", "message": "not on the exchange after 0:02:00"}
+    await env.gateway.storage.run(env.gateway.orders.update, row.id, status="rejected", error=legacy)
+    again = await env.gateway.place_order(env.order(client_order_id="legacy-1", type="market", price=None))
+    assert again.status is OrderStatus.CLOSED and env.exchange.attempts["legacy-1"] == 1
