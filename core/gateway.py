@@ -412,8 +412,15 @@ class Gateway:
         future.add_done_callback(self._audit_futures.discard)
 
     async def flush(self) -> None:
-        """Wait until every queued audit write is in the database."""
-        await self.storage.run(lambda: None)
+        """Wait until every queued audit write (and kept answer) is in the database; during a database
+        outage, say what could not be written and return (the orders concerned stay pending_submit)."""
+        try:
+            await self.store_kept_answers()
+            await self.storage.run(lambda: None)
+        except DatabaseUnavailable:
+            logger.warning(
+                "database unavailable: {} kept answer(s) and queued audit records not written", len(self.kept)
+            )
 
     # --- native -> unified ---------------------------------------------------------------------
     def _convert(

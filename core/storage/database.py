@@ -81,6 +81,11 @@ def open_database(url: str) -> peewee.Database:
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
             connect_timeout=CONNECT_TIMEOUT,
+            # a server that vanished without closing the connection is noticed, not waited for forever
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
             field_types=POSTGRES_FIELD_TYPES,
         )
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (use sqlite:/// or postgresql://)")

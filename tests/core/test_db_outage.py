@@ -198,3 +198,16 @@ async def test_a_kept_answer_never_overwrites_a_row_resolved_meanwhile(t5_gatewa
             assert row.status == OrderStatus.CANCELLED.value
         finally:
             locker.close()
+
+
+async def test_flush_and_close_during_an_outage_do_not_raise(
+    private_postgres: PrivatePostgres, t5_gateway: Any  # noqa: F811
+) -> None:
+    async with LoopbackExchange({"key-1": "secret-1"}) as exchange:
+        gw, broker = await _gateway(t5_gateway, private_postgres.url, exchange)
+        stop_when_the_exchange_has_it(exchange, private_postgres.stop)
+        with pytest.raises(DatabaseUnavailable):
+            await gw.place_order(order(broker, "close-1"))
+        await gw.flush()  # says what could not be written, and returns
+        await gw.close()
+        assert gw.kept_answers == 1  # lost with the process; the order stays pending_submit for reconciliation
