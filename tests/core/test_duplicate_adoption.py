@@ -8,6 +8,7 @@ request, an alert; user 1's order untouched.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import attrs
@@ -141,3 +142,32 @@ async def test_a_duplicate_answer_whose_lookup_fails_is_left_unresolved_not_reje
     adopted = await other.place_order(data)  # the exchange answers again: it is ours
     assert adopted.id == first.id and adopted.status is OrderStatus.OPEN
     assert env.exchange.placements("own-2") == 1
+
+
+async def test_an_order_whose_extra_params_override_amounts_is_still_recognised(env: Any) -> None:
+    """Level-3 ``extra_params`` override mapped fields verbatim: the exchange's quantity may then differ from
+    the unified one. Such an order is recognised by symbol and side only (it is not refused as foreign)."""
+    env.exchange.inject(Fault(kind="timeout_after_accept", delay=3.0))
+    order = await env.gateway.place_order(
+        env.order(client_order_id="xp-1", quantity="0.001", extra_params={"quantity": "0.002"})
+    )
+    assert order.status is OrderStatus.OPEN and order.quantity == Decimal("0.002")
+    assert env.exchange.placements("xp-1") == 1
+
+
+def test_mismatches_compare_values_not_representations() -> None:
+    from terminal5.models import Order, OrderType
+    from terminal5.ownership import Expected, mismatches
+
+    expected = Expected(symbol="BTC/USDT", side=Side.BUY, type=OrderType.LIMIT_MAKER, quantity=Decimal("0.001"),
+                        price=Decimal("41000"))
+    same = Order(exchange="x", symbol="BTC/USDT", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("0.00100"),
+                 price=Decimal("41000.00"), status=OrderStatus.OPEN)
+    assert mismatches(expected, same) == []  # post-only read back as a limit, trailing zeros
+    other = attrs.evolve(same, side=Side.SELL, quantity=Decimal("0.5"), price=Decimal("39000"))
+    assert mismatches(expected, other) == ["side", "quantity", "price"]
+    market = Expected(symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET, quantity=Decimal("1"), price=None)
+    filled = attrs.evolve(same, type=OrderType.MARKET, quantity=Decimal("1"), price=Decimal("0"))
+    assert mismatches(market, filled) == []  # a market order answered with price 0
+    assert mismatches(attrs.evolve(market, exact=False), attrs.evolve(filled, quantity=Decimal("3"))) == []
+    assert mismatches(market, attrs.evolve(filled, symbol="ETH/USDT")) == ["symbol"]
