@@ -65,6 +65,7 @@ class Reconciliation:
         self.entry = gw.client_for(broker.exchange)
         self.found = dict.fromkeys(FINDINGS, 0)
         self.notes: list[str] = []
+        self._concluded: set[int] = set()  # rows declared never placed by this run (not rechecked at once)
 
     async def run(self) -> dict[str, int]:
         await self.gw.store_kept_answers()  # answers kept during a database outage go first
@@ -76,7 +77,7 @@ class Reconciliation:
             await self._resolve(row, grace)
         since = now() - RECHECK_REJECTED
         for row in await self.gw.storage.run(self.gw.orders.rejected_since, self.broker.id, since):
-            if rejected_by_reconciliation(row):
+            if rejected_by_reconciliation(row) and row.id not in self._concluded:
                 await self._recheck(row)
         self._alert()
         return self.found
@@ -168,6 +169,7 @@ class Reconciliation:
                 },
             )
             self.found["not_found"] += 1
+            self._concluded.add(row.id)
 
     async def _search_history(self, ctx: Any, ref: OrderRef, side: Side, since: datetime) -> Lookup:
         book = await self.gw.market_book(self.broker, ref.market.type)
