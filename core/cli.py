@@ -659,7 +659,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--exchange", required=True, metavar="NAME", help="an exchange of `terminal5 exchanges`")
     b.add_argument("--label", required=True, help="a name for the broker, unique per user")
     b.add_argument("--testnet", action="store_true", help="use the exchange's testnet URLs")
-    b.add_argument("--base-url", metavar="URL", help="override the exchange URL (a simulator, a proxy)")
+    b.add_argument("--base-url", metavar="URL",
+                   help="override the exchange URL (a simulator, a proxy): one URL for every market type, or "
+                        "spot=URL,swap=URL (the broker then trades those market types only)")
     b.add_argument("--option", action="append", metavar="NAME=VALUE",
                    help="a plugin broker option (see `terminal5 exchanges`); repeatable")
     b.add_argument("--passphrase", action="store_true", help="also read an API passphrase (third line)")

@@ -110,6 +110,51 @@ class DatabaseSchemaMissing(Terminal5Error):
 
     http_status = 503
 
+class DatabaseUnavailable(Terminal5Error):
+    """The database cannot be reached (stopped, restarting, locked by another writer): retry later.
+
+    For an order placement, ``order_sent`` says what happened to the order: ``False``, it never left
+    (a retry is its first send); ``True``, the exchange has it and its answer is kept until the database
+    returns (retry with the same ``client_order_id`` to read it, never a new id); ``None``, unknown (the
+    gateway looks it up and reconciliation resolves it). The gateway reconnects by itself."""
+
+    http_status = 503
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        order_sent: bool | None = None,
+        client_order_id: str | None = None,
+        about_order: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.order_sent = order_sent
+        self.client_order_id = client_order_id
+        #: True once the placement pipeline has said what happened to the order
+        self.about_order = about_order
+        self.retryable = order_sent is False
+
+    def for_order(self, *, sent: bool | None, client_order_id: str | None, note: str = "") -> DatabaseUnavailable:
+        """The same outage, told about one order placement."""
+        told = {False: "the order was not sent", True: "the order was sent", None: "the order's outcome is unknown"}
+        return DatabaseUnavailable(
+            f"{self.message}; {told[sent]}{note}",
+            order_sent=sent,
+            client_order_id=client_order_id,
+            about_order=True,
+            exchange=self.exchange,
+            code=self.code,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["order_sent"] = self.order_sent
+        if self.client_order_id is not None:
+            out["client_order_id"] = self.client_order_id
+        return out
+
 
 class PluginError(Terminal5Error):
     """A plugin broke the contract (two plugins claim one exchange, a hook returned a wrong type…)."""

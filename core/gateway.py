@@ -15,7 +15,6 @@ import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import attrs
 from loguru import logger
 
+from terminal5 import broker_endpoints
+from terminal5.absence import Lookup, lookup
 from terminal5.alerts import AlertBus
 from terminal5.contract import (
     Alert,
@@ -47,6 +48,7 @@ from terminal5.errors import (
     TAXONOMY,
     BadSymbol,
     BrokerDisabled,
+    DatabaseUnavailable,
     DuplicateOrder,
     ExchangeError,
     OrderNotFound,
@@ -55,6 +57,8 @@ from terminal5.errors import (
     Terminal5Error,
     UnsupportedParameterError,
 )
+from terminal5.idempotency import same_request
+from terminal5.kept_answers import KeptAnswers
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import (
     Balance,
@@ -68,20 +72,23 @@ from terminal5.models import (
     Side,
     market_type_of,
 )
+from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.params import check_levels
 from terminal5.plugins import Hooks, load_hooks
 from terminal5.ratebudget import BudgetStore, budget_store
+from terminal5.reconciliation import Reconciliation, rejected_by_reconciliation
 from terminal5.secrets import SecretBox, load_or_create_key
 from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
-from terminal5.storage.fields import now
 from terminal5.storage.orders import OrderRepo, request_fingerprint, row_to_order
 from terminal5.transport import CallObserver, CallRecord, HttpTransport
 
 #: waits before each lookup of an order whose submission outcome is unknown (seconds)
 DEFAULT_LOOKUP_DELAYS = (0.25, 1.0, 2.0)
+#: stored states the exchange will never change again (a cancel of such an order answers the stored state)
+FINAL_ON_EXCHANGE = frozenset({OrderStatus.CLOSED.value, OrderStatus.CANCELLED.value})
 
 
 def generate_client_order_id(user_id: int) -> str:
@@ -116,6 +123,14 @@ class _Client:
     spec: ExchangeSpec
     transport: HttpTransport
     client: ExchangeClient
+
+
+@attrs.frozen
+class Placement:
+    """The answer to a placement: the order, and whether it is a replay (nothing new was sent)."""
+
+    order: Order
+    replayed: bool = True
 
 
 @attrs.frozen
@@ -156,6 +171,8 @@ class Gateway:
         self._credentials: dict[int, Credentials] = {}
         self._locks = KeyedLocks()
         self._audit_futures: set[Any] = set()
+        #: exchange answers received while the database could not store them
+        self.kept = KeptAnswers(storage)
         #: published rate limits, shared by every process through Redis when configured
         self.budgets: BudgetStore = budget_store(settings.redis_url)
 
@@ -211,7 +228,17 @@ class Gateway:
             clock_ms=clock_ms,
         )
 
+    @property
+    def kept_answers(self) -> int:
+        """How many exchange answers wait for the database."""
+        return len(self.kept)
+
+    async def store_kept_answers(self) -> int:
+        """Store the answers kept during a database outage (if it is back). Returns how many were stored."""
+        return await self.kept.store_all() if len(self.kept) else 0
+
     async def close(self) -> None:
+        await self.kept.close()
         for entry in self._clients.values():
             try:
                 await entry.client.close()
@@ -239,10 +266,13 @@ class Gateway:
         api_secret: str,
         api_password: str | None = None,
         testnet: bool = False,
-        base_url: str | None = None,
+        base_url: str | Mapping[str, str] | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> BrokerInfo:
+        """``base_url``: one URL for every market type, or one per market type (``{"spot": url}`` or
+        ``"spot=url,swap=url"``): the broker then trades those market types only."""
         spec = self.registry.get(exchange)
+        stored_base_url = broker_endpoints.parse(base_url, spec)
         unknown = set(options or {}) - set(spec.broker_options)
         if unknown:
             raise Terminal5Error(
@@ -259,7 +289,7 @@ class Gateway:
             api_secret=api_secret,
             api_password=api_password,
             testnet=testnet,
-            base_url=base_url,
+            base_url=stored_base_url,
             options=options,
         )
 
@@ -310,15 +340,15 @@ class Gateway:
         return entry
 
     def base_url(self, spec: ExchangeSpec, broker: BrokerInfo, market_type: MarketType) -> str:
-        if broker.base_url:
-            return broker.base_url.rstrip("/")
-        url = spec.urls.for_(market_type, testnet=broker.testnet)
+        url = broker_endpoints.endpoint(spec, broker.base_url, broker.base_urls, broker.testnet, market_type)
         if url is None:
-            env = "testnet" if broker.testnet else "production"
-            raise UnsupportedParameterError(
-                f"{spec.name} has no {env} endpoint for {market_type.value}", exchange=spec.name, field="symbol"
-            )
+            raise broker_endpoints.not_traded(spec, broker.id, broker.base_urls, broker.testnet, market_type)
         return url
+
+    def traded_market_types(self, broker: BrokerInfo) -> list[MarketType]:
+        """The market types this broker trades (its per-market-type URLs, else every one with an endpoint)."""
+        spec = self.registry.get(broker.exchange)
+        return broker_endpoints.traded(spec, broker.base_url, broker.base_urls, broker.testnet)
 
     async def context(
         self,
@@ -391,8 +421,15 @@ class Gateway:
         future.add_done_callback(self._audit_futures.discard)
 
     async def flush(self) -> None:
-        """Wait until every queued audit write is in the database."""
-        await self.storage.run(lambda: None)
+        """Wait until every queued audit write (and kept answer) is in the database; during a database
+        outage, say what could not be written and return (the orders concerned stay pending_submit)."""
+        try:
+            await self.store_kept_answers()
+            await self.storage.run(lambda: None)
+        except DatabaseUnavailable:
+            logger.warning(
+                "database unavailable: {} kept answer(s) and queued audit records not written", len(self.kept)
+            )
 
     # --- native -> unified ---------------------------------------------------------------------
     def _convert(
@@ -422,6 +459,17 @@ class Gateway:
         order = attrs.evolve(order, status=status, raw=order.raw if order.raw is not None else payload)
         return order, status is OrderStatus.UNKNOWN
 
+    def _convert_found(
+        self, exchange: str, payload: NativePayload, market_type: MarketType, book: MarketBook
+    ) -> Order | None:
+        """An order found by client id, read without the request (so nothing is filled in from it);
+        None when the plugin cannot read it alone. Runs on the DB thread."""
+        try:
+            return self._convert(exchange, payload, market_type=market_type, book=book)[0]
+        except Exception as exc:
+            logger.info("{} order found by client id cannot be read without its request: {}", exchange, exc)
+            return None
+
     def _unknown_status_alert(self, order: Order, broker_id: int | None) -> None:
         if order.native_status is None:  # the plugin could not read the answer at all
             self.alerts.raise_(
@@ -450,10 +498,18 @@ class Gateway:
 
     # --- placing -------------------------------------------------------------------------------
     async def place_order(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Order:
+        return (await self.place(data, request_id=request_id)).order
+
+    async def place(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Placement:
+        """``place_order``, also telling whether the answer is a replay of an order placed before."""
         request_id = request_id or uuid.uuid4().hex
         with logger.contextualize(request_id=request_id):
             request = data if isinstance(data, OrderRequest) else structure_request(data)
-            broker = await self.get_broker(request.broker_id, request.user_id)
+            await self.store_kept_answers()  # older answers first (a no-op unless the database was away)
+            try:
+                broker = await self.get_broker(request.broker_id, request.user_id)
+            except DatabaseUnavailable as exc:
+                raise exc.for_order(sent=False, client_order_id=request.client_order_id) from exc
             if not broker.enabled:
                 raise BrokerDisabled(
                     f"broker {broker.id} is disabled: {broker.disabled_reason or 'kill switch on'}", field="broker_id"
@@ -466,8 +522,13 @@ class Gateway:
                 request = attrs.evolve(request, client_order_id=generate_client_order_id(request.user_id))
             assert request.client_order_id is not None
             # one submission at a time per client id in this process (other processes: the unique row)
-            async with self._locks.hold((broker.id, request.client_order_id)):
-                return await self._place_locked(entry, broker, request, market, ignored, request_id)
+            try:
+                async with self._locks.hold((broker.id, request.client_order_id)):
+                    return await self._place_locked(entry, broker, request, market, ignored, request_id)
+            except DatabaseUnavailable as exc:
+                if exc.about_order:
+                    raise
+                raise exc.for_order(sent=False, client_order_id=request.client_order_id) from exc
 
     async def _place_locked(
         self,
@@ -477,14 +538,14 @@ class Gateway:
         market: Market,
         ignored: tuple[str, ...],
         request_id: str,
-    ) -> Order:
+    ) -> Placement:
         exchange = broker.exchange
         cid = request.client_order_id
         assert cid is not None
         fingerprint = request_fingerprint(request)
         existing = await self.storage.run(self.orders.find, broker.id, cid)
         if existing is not None:
-            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+            return await self._replay(entry, broker, request, market, existing, request_id)
 
         native_id = await self.storage.run(
             self.client_ids.claim, exchange, cid, lambda attempt: self.hooks.map_client_id(exchange, cid, attempt)
@@ -503,13 +564,13 @@ class Gateway:
         )
         if row is None:  # another process stored this client id between our read and our insert
             existing = await self.storage.run(self.orders.find, broker.id, cid)
-            return await self._replay(entry, broker, request, market, existing, fingerprint, request_id)
+            return await self._replay(entry, broker, request, market, existing, request_id)
 
         ctx = await self.context(broker, market.type, request_id=request_id, order_key=cid)
         order = await self._submit(entry, ctx, broker, request, market, row, call, typed_native_id)
         if order.status is not OrderStatus.REJECTED and call.attached:
             await self._place_attached(entry, ctx, broker, request, market, call.attached, request_id)
-        return order
+        return Placement(order=order, replayed=False)
 
     def _native_call(
         self, broker: BrokerInfo, request: OrderRequest, market: Market, native_id: NativeClientId
@@ -542,14 +603,24 @@ class Gateway:
             logger.warning(
                 "order {} outcome unknown after {}: looking it up by client id", row.client_order_id, exc.kind
             )
-            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id)
+            payload = (await self._lookup(entry, ctx, market, native_id, row.client_order_id)).payload
             if payload is None:
                 return await self._mark_unknown(row, exc)
+            # found by client id: adopted only if it is the order requested
+            return await self._store_answer(
+                broker, request, market, row, payload, expected=Expected.of_request(request)
+            )
         except DuplicateOrder as exc:
             # The exchange already has this client id: maybe our own earlier send. Adopt it if so.
-            payload = await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+            found = await self._lookup(entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+            if found.failure is not None:  # cannot tell whose it is: unresolved, never concluded
+                return await self._mark_unknown(row, exc)
+            payload = found.payload
             if payload is None:
                 return await self._reject(row, exc)
+            return await self._store_answer(
+                broker, request, market, row, payload, expected=Expected.of_request(request)
+            )
         except ExchangeError as exc:
             return await self._reject(row, exc)
         return await self._store_answer(broker, request, market, row, payload)
@@ -563,12 +634,29 @@ class Gateway:
         payload: NativePayload,
         *,
         keep_raw_on_failure: bool = True,
+        expected: Expected | None = None,
     ) -> Order:
         """Convert and store an answer. A payload the plugin cannot convert is still stored raw, as UNKNOWN
         (the order exists on the exchange: its answer must not be lost), unless ``keep_raw_on_failure`` is
-        False and the caller has another way to read the order."""
+        False and the caller has another way to read the order.
+
+        ``expected``: the payload was found by client id, not answered to our send; it is stored only if it
+        is the order requested, else the row is refused (nothing of the other order stored) and
+        ``DuplicateOrder`` raised with an alert."""
+        book = await self.market_book(broker, market.type) if expected is not None else None
+        foreign: list[tuple[Order, list[str]]] = []
 
         def convert_and_save() -> tuple[Order, bool]:
+            if expected is not None and book is not None:
+                found = self._convert_found(broker.exchange, payload, market.type, book)
+                wrong = mismatches(expected, found) if found is not None else []
+                if wrong:
+                    foreign.append((found, wrong))
+                    error = foreign_order_error(row.client_order_id, found, wrong)
+                    saved = self.orders.update(
+                        row.id, status=OrderStatus.REJECTED.value, outcome_unknown=False, error=error.to_dict()
+                    )
+                    return row_to_order(saved), False
             try:
                 order, unknown = self._convert(
                     broker.exchange, payload, market_type=market.type, request=request, market=market
@@ -595,9 +683,29 @@ class Gateway:
             saved = self.orders.save_result(row.id, order)
             return row_to_order(saved), unknown
 
-        order, unknown = await self.storage.run(convert_and_save)
-        if unknown:
-            self._unknown_status_alert(order, broker.id)
+        def after(result: tuple[Order, bool] | None) -> None:
+            if result is None:
+                return  # a kept answer found the row resolved meanwhile
+            if foreign:
+                found, wrong = foreign[0]
+                self.alerts.raise_(foreign_order_alert(broker.id, row.client_order_id, found, wrong))
+                logger.warning("order {} not adopted: the order found differs in {}", row.client_order_id, wrong)
+            elif result[1]:
+                self._unknown_status_alert(result[0], broker.id)
+
+        try:
+            order, unknown = await self.storage.run(convert_and_save)
+        except DatabaseUnavailable as exc:
+            self._keep(f"{broker.exchange} answer for order {row.client_order_id}", row, convert_and_save, after)
+            raise exc.for_order(
+                sent=True,
+                client_order_id=row.client_order_id,
+                note=f" and {broker.exchange} answered; the answer is kept and stored when the database returns",
+            ) from exc
+        after((order, unknown))
+        if foreign:
+            found, wrong = foreign[0]
+            raise foreign_order_error(row.client_order_id, found, wrong)
         logger.info(
             "order {} {} {} {} {} -> {} ({})",
             order.client_order_id,
@@ -620,38 +728,56 @@ class Gateway:
         *,
         exchange_id: str | None = None,
         delays: Sequence[float] | None = None,
-    ) -> NativePayload | None:
+    ) -> Lookup:
+        """Found, definitely absent, or failed (see ``terminal5.absence``): never resends."""
         ref = OrderRef(
             market=market, exchange_id=exchange_id, native_client_id=native_id, client_order_id=client_order_id
         )
-        for delay in self.lookup_delays if delays is None else delays:
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                found = await entry.client.fetch_order(ctx, ref)
-            except OrderNotFound:
-                found = None
-            except (*OUTCOME_UNKNOWN, RateLimitExceeded) as exc:
-                logger.warning("lookup of {} failed ({}); will retry", client_order_id, exc.kind)
-                continue
-            if found is not None:
-                return found
-        return None
+        return await lookup(entry.client, ctx, ref, self.lookup_delays if delays is None else delays)
+
+    def _keep(self, what: str, row: Any, write: Callable[[], Any], after: Callable[[Any], None] | None = None) -> None:
+        """Keep a write about ``row`` until the database returns. It applies only if the row is still as it
+        was: fresher news stored meanwhile (a fetch, a reconciliation) is never overwritten by older news."""
+
+        def guarded() -> Any:
+            current = self.storage.m.OrderRow.get_or_none(self.storage.m.OrderRow.id == row.id)
+            if current is None or (current.status, current.exchange_order_id) != (row.status, row.exchange_order_id):
+                logger.info("{}: the order was resolved meanwhile; the kept answer is dropped", what)
+                return None
+            return write()
+
+        self.kept.keep(what, guarded, after)
 
     async def _reject(self, row: Any, exc: Terminal5Error) -> Order:
-        await self.storage.run(
-            self.orders.update, row.id, status=OrderStatus.REJECTED.value, error=exc.to_dict(), outcome_unknown=False
-        )
+        def write() -> Any:
+            return self.orders.update(
+                row.id, status=OrderStatus.REJECTED.value, error=exc.to_dict(), outcome_unknown=False
+            )
+
+        try:
+            await self.storage.run(write)
+        except DatabaseUnavailable:
+            self._keep(f"rejection of order {row.client_order_id}", row, write)
         logger.warning("order {} rejected: {}", row.client_order_id, exc)
         raise exc
 
     async def _mark_unknown(self, row: Any, exc: Terminal5Error) -> Order:
-        saved = await self.storage.run(
-            self.orders.update,
-            row.id,
-            outcome_unknown=True,
-            error={**exc.to_dict(), "note": "outcome unknown: reconciliation will resolve it"},
-        )
+        def write() -> Any:
+            return self.orders.update(
+                row.id,
+                outcome_unknown=True,
+                error={**exc.to_dict(), "note": "outcome unknown: reconciliation will resolve it"},
+            )
+
+        try:
+            saved = await self.storage.run(write)
+        except DatabaseUnavailable as outage:
+            self._keep(f"unknown outcome of order {row.client_order_id}", row, write)
+            raise outage.for_order(
+                sent=None,
+                client_order_id=row.client_order_id,
+                note=f" ({exc.kind} from the exchange); it stays pending_submit and is looked up",
+            ) from outage
         self.alerts.raise_(
             Alert(
                 kind="outcome_unknown",
@@ -669,17 +795,28 @@ class Gateway:
         request: OrderRequest,
         market: Market,
         existing: Any,
-        fingerprint: str,
         request_id: str,
-    ) -> Order:
+    ) -> Placement:
         """Same client id again: the same request gets the stored order (resolving an unknown outcome by
         lookup, never by resending); a different request is a conflict."""
-        if existing.request_hash != fingerprint:
+        if not same_request(existing.request, existing.request_hash, request):
             raise DuplicateOrder(
                 f"client_order_id {existing.client_order_id!r} is already used by a different order",
                 field="client_order_id",
             )
         status = OrderStatus(existing.status)
+        if status is OrderStatus.PENDING_SUBMIT or (
+            status is OrderStatus.REJECTED and rejected_by_reconciliation(existing)
+        ):
+            # unknown outcome, or "not found" concluded by reconciliation: look again, never resend
+            ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
+            native_id = self._typed_native_id(entry.spec, existing.native_client_id)
+            payload = (await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))).payload
+            if payload is not None:
+                order = await self._store_answer(
+                    broker, request, market, existing, payload, expected=Expected.of_request(request)
+                )
+                return Placement(order=order)
         if status is OrderStatus.REJECTED:
             error = existing.error or {}
             cls = TAXONOMY.get(error.get("error", ""), ExchangeError)
@@ -689,15 +826,10 @@ class Gateway:
                 native_id = self._typed_native_id(entry.spec, existing.native_client_id)
                 call = self._native_call(broker, request, market, native_id)
                 await self.storage.run(self.orders.update, existing.id, status=OrderStatus.PENDING_SUBMIT.value)
-                return await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
+                order = await self._submit(entry, ctx, broker, request, market, existing, call, native_id)
+                return Placement(order=order, replayed=False)
             raise cls(error.get("message", "rejected"), exchange=broker.exchange, code=error.get("code"))
-        if status is OrderStatus.PENDING_SUBMIT:
-            ctx = await self.context(broker, market.type, request_id=request_id, order_key=existing.client_order_id)
-            native_id = self._typed_native_id(entry.spec, existing.native_client_id)
-            payload = await self._lookup(entry, ctx, market, native_id, existing.client_order_id, delays=(0,))
-            if payload is not None:
-                return await self._store_answer(broker, request, market, existing, payload)
-        return row_to_order(existing)
+        return Placement(order=row_to_order(existing))
 
     async def _place_attached(
         self,
@@ -710,37 +842,58 @@ class Gateway:
         request_id: str,
     ) -> None:
         for child in attached:
-            request = child.request or self._derive_child(parent, child)
-            native_id = child.call.native_client_id or child.client_order_id
-            await self.storage.run(
-                self.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n
-            )
-            row = await self.storage.run(
-                self.orders.insert_intent,
-                request=request,
-                exchange=broker.exchange,
-                market_type=market.type.value,
-                native_client_id=str(native_id),
-                request_hash=request_fingerprint(request),
-                ignored_params=(),
-                request_id=request_id,
-                parent_client_order_id=parent.client_order_id,
-            )
-            if row is None:
-                continue  # already placed by an earlier attempt of this parent
-            child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
             try:
-                await self._submit(entry, child_ctx, broker, request, market, row, child.call, native_id)
-            except ExchangeError as exc:
+                await self._place_child(entry, ctx, broker, parent, market, child, request_id)
+            except DatabaseUnavailable as exc:  # the parent is placed and stored: report the child alone
                 self.alerts.raise_(
                     Alert(
                         kind="attached_order_failed",
                         key=f"attached:{broker.exchange}:{child.client_order_id}",
                         exchange=broker.exchange,
                         severity="critical",
-                        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id} failed: {exc}",
+                        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}: {exc}",
                     )
                 )
+
+    async def _place_child(
+        self,
+        entry: _Client,
+        ctx: CallContext,
+        broker: BrokerInfo,
+        parent: OrderRequest,
+        market: Market,
+        child: AttachedOrder,
+        request_id: str,
+    ) -> None:
+        request = child.request or self._derive_child(parent, child)
+        native_id = child.call.native_client_id or child.client_order_id
+        await self.storage.run(self.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n)
+        row = await self.storage.run(
+            self.orders.insert_intent,
+            request=request,
+            exchange=broker.exchange,
+            market_type=market.type.value,
+            native_client_id=str(native_id),
+            request_hash=request_fingerprint(request),
+            ignored_params=(),
+            request_id=request_id,
+            parent_client_order_id=parent.client_order_id,
+        )
+        if row is None:
+            return  # already placed by an earlier attempt of this parent
+        child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
+        try:
+            await self._submit(entry, child_ctx, broker, request, market, row, child.call, native_id)
+        except ExchangeError as exc:
+            self.alerts.raise_(
+                Alert(
+                    kind="attached_order_failed",
+                    key=f"attached:{broker.exchange}:{child.client_order_id}",
+                    exchange=broker.exchange,
+                    severity="critical",
+                    message=f"{child.role} order {child.client_order_id} of {parent.client_order_id} failed: {exc}",
+                )
+            )
 
     @staticmethod
     def _derive_child(parent: OrderRequest, child: AttachedOrder) -> OrderRequest:
@@ -853,8 +1006,12 @@ class Gateway:
 
     async def _save_fetched(self, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
         if row is not None:
-            # a receipt that is not an order fails here: cancel_order then reads the order back
-            return await self._store_answer(broker, None, market, row, payload, keep_raw_on_failure=False)
+            # a receipt that is not an order fails here: cancel_order then reads the order back.
+            # A row never confirmed was found by client id: the order must be the one requested.
+            expected = Expected.of_row(row) if not row.exchange_order_id else None
+            return await self._store_answer(
+                broker, None, market, row, payload, keep_raw_on_failure=False, expected=expected
+            )
 
         def convert_and_upsert() -> tuple[Order, bool]:
             order, unknown = self._convert(broker.exchange, payload, market_type=market.type, market=market)
@@ -879,7 +1036,22 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+            _, _, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
+            if row is not None and row.status in FINAL_ON_EXCHANGE:
+                return row_to_order(row)  # already over on the exchange: nothing to cancel, no round trip
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
+            if at.row is not None and not at.row.exchange_order_id:
+                # never confirmed: make sure the order behind this client id is ours before cancelling it
+                found = await at.entry.client.fetch_order(at.ctx, at.ref)
+                if found is None:
+                    raise OrderNotFound(
+                        f"{at.broker.exchange} does not know order {at.ref.client_order_id}",
+                        exchange=at.broker.exchange,
+                    )
+                confirmed = await self._save_fetched(at.broker, at.ref.market, at.row, found)
+                if confirmed.status.value in FINAL_ON_EXCHANGE:
+                    return confirmed
+                at = attrs.evolve(at, ref=attrs.evolve(at.ref, exchange_id=confirmed.id))
             payload = await at.entry.client.cancel_order(at.ctx, at.ref)
             try:
                 return await self._save_fetched(at.broker, at.ref.market, at.row, payload)
@@ -925,7 +1097,7 @@ class Gateway:
         client = entry.client
         if not isinstance(client, SupportsCancelAllAfter):
             raise UnsupportedParameterError(f"{broker.exchange} offers no dead-man's switch", exchange=broker.exchange)
-        market_type = sorted(entry.spec.market_types)[0]
+        market_type = (self.traded_market_types(broker) or sorted(entry.spec.market_types))[0]
         return await client.cancel_all_after(await self.context(broker, market_type), timeout)
 
     async def list_orders(self, **filters: Any) -> list[Order]:
@@ -938,9 +1110,7 @@ class Gateway:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
         out: list[Order] = []
-        for market_type in sorted(entry.spec.market_types):
-            if not broker.base_url and entry.spec.urls.for_(market_type, testnet=broker.testnet) is None:
-                continue  # e.g. no testnet for this market type: nothing can be open there
+        for market_type in self.traded_market_types(broker):
             book = await self.market_book(broker, market_type)
             market = book.get(symbol) if symbol else None
             if symbol and market is None:
@@ -962,9 +1132,8 @@ class Gateway:
     async def fetch_balances(self, *, broker_id: int, user_id: int | None = None) -> list[Balance]:
         broker = await self.get_broker(broker_id, user_id)
         entry = self.client_for(broker.exchange)
-        market_type = (
-            MarketType.SPOT if MarketType.SPOT in entry.spec.market_types else sorted(entry.spec.market_types)[0]
-        )
+        traded = self.traded_market_types(broker) or sorted(entry.spec.market_types)
+        market_type = MarketType.SPOT if MarketType.SPOT in traded else traded[0]
         ctx = await self.context(broker, market_type)
         return list(await entry.client.fetch_balances(ctx))
 
@@ -975,7 +1144,7 @@ class Gateway:
         out: list[Position] = []
         if not isinstance(client, SupportsPositions):
             return out  # an exchange without positions (spot only) has none open
-        for market_type in sorted(entry.spec.market_types):
+        for market_type in self.traded_market_types(broker):
             if market_type is MarketType.SPOT:
                 continue
             ctx = await self.context(broker, market_type)
@@ -984,64 +1153,6 @@ class Gateway:
 
     # --- reconciliation (the seed's Terminal 7) ---------------------------------------------------
     async def reconcile(self, broker_id: int) -> dict[str, int]:
-        """Exchange open orders vs the database, both ways. Returns counts of what changed."""
+        """Exchange orders vs the database, both ways (``terminal5.reconciliation``). Returns counts."""
         broker = await self.get_broker(broker_id)
-        entry = self.client_for(broker.exchange)
-        found = {"external": 0, "updated": 0, "resolved_unknown": 0, "not_found": 0}
-        live = await self.fetch_open_orders(broker_id=broker.id)
-        live_keys = set()
-        for order in live:
-            live_keys.add(order.client_order_id or order.id)
-
-            def upsert(order: Order = order) -> str | None:
-                _, previous = self.orders.upsert_external(
-                    broker_id=broker.id,
-                    user_id=broker.user_id,
-                    order=order,
-                    market_type=market_type_of(order.symbol).value,
-                )
-                return previous
-
-            previous = await self.storage.run(upsert)
-            if previous is None:
-                found["external"] += 1
-            elif previous == OrderStatus.PENDING_SUBMIT.value:
-                found["resolved_unknown"] += 1
-            elif previous != order.status.value:
-                found["updated"] += 1
-        grace = timedelta(seconds=self.settings.unknown_outcome_grace)
-        for row in await self.storage.run(self.orders.unresolved, broker.id):
-            key = row.client_order_id
-            if key in live_keys or (row.exchange_order_id and row.exchange_order_id in live_keys):
-                continue
-            market_type = MarketType(row.market_type)
-            market = await self.market(broker, row.symbol, market_type)
-            ctx = await self.context(broker, market_type, order_key=key)
-            native_id = self._typed_native_id(entry.spec, row.native_client_id) if row.native_client_id else None
-            payload = await self._lookup(
-                entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
-            )
-            if payload is not None:
-                await self._store_answer(broker, None, market, row, payload)
-                found["resolved_unknown" if row.status == OrderStatus.PENDING_SUBMIT.value else "updated"] += 1
-            elif row.status == OrderStatus.PENDING_SUBMIT.value and now() - row.created_at > grace:
-                # Looked up after the grace window and still absent: it never reached the exchange.
-                await self.storage.run(
-                    self.orders.update,
-                    row.id,
-                    status=OrderStatus.REJECTED.value,
-                    outcome_unknown=False,
-                    error={"error": "OrderNotFound", "message": f"not on the exchange after {grace}"},
-                )
-                found["not_found"] += 1
-        if any(found.values()):
-            self.alerts.raise_(
-                Alert(
-                    kind="reconciliation",
-                    key=f"reconcile:{broker.id}:{datetime.now(UTC):%Y%m%d%H%M}",
-                    exchange=broker.exchange,
-                    severity="info",
-                    message=f"broker {broker.id} reconciled: {found}",
-                )
-            )
-        return found
+        return await Reconciliation(self, broker).run()

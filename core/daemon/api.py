@@ -276,12 +276,12 @@ class Api:
             data["user_id"] = p.scope(data.get("user_id") if isinstance(data.get("user_id"), int) else None)
             await self.gw.get_broker(broker_id, p.user_id)  # 404 for a foreign broker, before anything else
         request_id = request_id or uuid.uuid4().hex
-        task = asyncio.ensure_future(self.gw.place_order(data, request_id=request_id))
+        task = asyncio.ensure_future(self.gw.place(data, request_id=request_id))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
-        order = await asyncio.shield(task)
-        self._count(order, "place")
-        return order_json(order)
+        placed = await asyncio.shield(task)
+        self._count(placed.order, "replay" if placed.replayed else "place")  # a replay sent nothing
+        return order_json(placed.order)
 
     async def get_order(
         self,

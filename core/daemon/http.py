@@ -29,7 +29,13 @@ from terminal5.daemon.api import check_id, check_reason, parse_bool, parse_int
 from terminal5.daemon.openapi import build_document
 from terminal5.daemon.routes import ROUTES, Route
 from terminal5.daemon.tokens import Principal
-from terminal5.errors import AuthenticationError, InvalidOrderRequest, RateLimitExceeded, Terminal5Error
+from terminal5.errors import (
+    AuthenticationError,
+    DatabaseUnavailable,
+    InvalidOrderRequest,
+    RateLimitExceeded,
+    Terminal5Error,
+)
 
 if TYPE_CHECKING:
     from terminal5.daemon.service import Daemon
@@ -53,6 +59,8 @@ def error_response(exc: Terminal5Error, request_id: str) -> web.Response:
     response = json_response(body, exc.http_status, request_id)
     if isinstance(exc, RateLimitExceeded):
         response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after or 1)))
+    elif isinstance(exc, DatabaseUnavailable):
+        response.headers["Retry-After"] = "1"  # the gateway reconnects by itself
     return response
 
 
@@ -82,6 +90,8 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
             response.headers.setdefault("X-Request-ID", request_id)
             return response
         except Terminal5Error as exc:
+            if isinstance(exc, DatabaseUnavailable) and PRINCIPAL not in request:
+                exc = exc.for_order(sent=False, client_order_id=None)  # failed before anything was handled
             status = exc.http_status
             logger.info("{} {} -> {} {}", request.method, request.path, status, exc)
             daemon.metrics.errors.labels(exc.kind, exc.exchange or "-", "http").inc()

@@ -167,6 +167,7 @@ SCHEMAS: dict[str, Any] = {
             "testnet": {"type": "boolean"},
             "base_url": STR_OR_NULL,
             "key_hint": STR,
+            "base_urls": {"type": "object", "additionalProperties": {"type": "string"}},
             "options": {"type": "object"},
             "enabled": {"type": "boolean"},
             "disabled_reason": STR_OR_NULL,

@@ -1,16 +1,13 @@
 """Reconciliation (the seed's Terminal 7) and the stored-order format validator.
 
-``Gateway.reconcile`` compares a broker's open orders on the exchange with the database both ways:
-orders unknown to the database are inserted with source ``external`` and their raw payload; database
-orders still ``open``/``pending_submit`` are looked up by id or client id and updated, so nothing stays
-open in the database after it closed on the exchange. ``Reconciler`` runs it on start and every N
-seconds for every enabled broker, runs the format validator, logs, counts and alerts the findings.
+``Gateway.reconcile`` (``terminal5.reconciliation``, the one orchestration) compares a broker's orders on
+the exchange with the database both ways. ``Reconciler`` runs it on start and every N seconds for every
+enabled broker, then runs the format validator, logs and counts the findings.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -87,19 +84,8 @@ class Reconciler:
     async def reconcile_broker(self, broker_id: int) -> dict[str, Any]:
         broker = await self.gw.get_broker(broker_id)
         with logger.contextualize(request_id=f"reconcile-{broker_id}"):
+            # the one orchestration (terminal5.reconciliation) raises the findings' alert itself
             found = dict(await self.gw.reconcile(broker_id))
-            external = found.get("external", 0)
-            if external:
-                self.gw.alerts.raise_(
-                    Alert(
-                        kind="reconciliation",
-                        key=f"external:{broker_id}:{int(time.time() // 60)}",
-                        exchange=broker.exchange,
-                        severity="info",
-                        message=f"broker {broker_id}: {external} order(s) found on {broker.exchange} that the "
-                        "database did not know; stored with source external",
-                    )
-                )
             problems = await self.validate(broker_id)
             for kind, count in found.items():
                 if count:

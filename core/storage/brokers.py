@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import peewee
 
+from terminal5 import broker_endpoints
 from terminal5.contract import Credentials
 from terminal5.errors import BrokerBusy, BrokerNotFound, Terminal5Error
 from terminal5.secrets import SecretBox
@@ -34,19 +35,23 @@ class BrokerInfo:
     enabled: bool
     disabled_reason: str | None = None
     disabled_by: str | None = None  # "admin" | "user": who set the kill switch (an admin's only an admin lifts)
+    #: per-market-type URL overrides (``terminal5.broker_endpoints``); ``base_url`` is then None
+    base_urls: Mapping[str, str] = attrs.field(factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
 
 def _info(row: Any) -> BrokerInfo:
+    base_url, base_urls = broker_endpoints.split(row.base_url)
     return BrokerInfo(
         id=row.id,
         user_id=row.user_id,
         exchange=row.exchange,
         label=row.label,
         testnet=bool(row.testnet),
-        base_url=row.base_url,
+        base_url=base_url,
+        base_urls=base_urls,
         key_hint=row.key_hint,
         options=dict(row.options or {}),
         enabled=bool(row.enabled),
@@ -74,6 +79,7 @@ class BrokerRepo:
         base_url: str | None = None,
         options: Mapping[str, Any] | None = None,
     ) -> BrokerInfo:
+        """``base_url``: as stored (``terminal5.broker_endpoints.parse``)."""
         try:
             row = self.m.Broker.create(
                 user_id=user_id,

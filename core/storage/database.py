@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 from collections.abc import Callable
@@ -19,14 +20,26 @@ import peewee
 from loguru import logger
 
 from terminal5 import jsonutil
+from terminal5.errors import DatabaseUnavailable
 from terminal5.storage.fields import POSTGRES_FIELD_TYPES, SQLITE_FIELD_TYPES
 from terminal5.storage.migrations import migrate
+from terminal5.storage.outage import connection_lost, driver_error, is_outage
 from terminal5.storage.schema import build_models
 
 T = TypeVar("T")
+#: seconds a connection attempt may take (a server that is down must not hold the DB thread)
+CONNECT_TIMEOUT = 5
 
 
 class _Postgres(peewee.PostgresqlDatabase):
+    #: statements executed successfully on this database object (tells a stale connection's first failure)
+    statements = 0
+
+    def execute_sql(self, sql: str, params: Any = None) -> Any:
+        cursor = super().execute_sql(sql, params)
+        self.statements += 1
+        return cursor
+
     def _connect(self) -> Any:
         conn = super()._connect()
         import psycopg2.extras
@@ -67,6 +80,12 @@ def open_database(url: str) -> peewee.Database:
             password=unquote(parts.password) if parts.password else None,
             host=parts.hostname or "127.0.0.1",
             port=parts.port or 5432,
+            connect_timeout=CONNECT_TIMEOUT,
+            # a server that vanished without closing the connection is noticed, not waited for forever
+            keepalives=1,
+            keepalives_idle=10,
+            keepalives_interval=5,
+            keepalives_count=3,
             field_types=POSTGRES_FIELD_TYPES,
         )
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r} (use sqlite:/// or postgresql://)")
@@ -104,8 +123,50 @@ class Storage:
         return await loop.run_in_executor(self._executor, call)
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        self.db.connect(reuse_if_open=True)
-        return fn(*args, **kwargs)
+        """Run ``fn`` on an open connection. A connection the server dropped (restart, failover) is replaced
+        instead of kept: the next call reconnects by itself. An unavailable database is a
+        ``DatabaseUnavailable`` (503), never a bare driver error."""
+        for attempt in (1, 2):
+            reused = self._connect()
+            before = getattr(self.db, "statements", 0)
+            try:
+                return fn(*args, **kwargs)
+            except (peewee.OperationalError, peewee.InterfaceError) as exc:
+                if not is_outage(exc):
+                    raise
+                lost = self._drop_if_lost()
+                if attempt == 1 and lost and reused and getattr(self.db, "statements", 0) == before:
+                    # A connection left over from before a restart failed before doing anything: once more
+                    # on a fresh one (nothing ran, so nothing can run twice).
+                    logger.info("database connection was stale; reconnected")
+                    continue
+                logger.warning("database unavailable: {}", driver_error(exc) or exc)
+                raise DatabaseUnavailable(f"the database is unavailable ({type(exc).__name__})") from exc
+        raise AssertionError("unreachable")
+
+    def _connect(self) -> bool:
+        """Open the connection if needed; True when an existing one is reused."""
+        if not self.db.is_closed():
+            return True
+        try:
+            self.db.connect()
+        except (peewee.OperationalError, peewee.InterfaceError) as exc:
+            if not is_outage(exc):
+                raise
+            self._drop_if_lost()
+            logger.warning("database unavailable: cannot connect: {}", driver_error(exc) or exc)
+            raise DatabaseUnavailable("the database is unavailable (cannot connect)") from exc
+        return False
+
+    def _drop_if_lost(self) -> bool:
+        """Forget a dead connection (closing it quietly) so the next call opens a new one."""
+        conn = self.db._state.conn
+        if not self.is_postgres or not connection_lost(conn):
+            return False
+        with contextlib.suppress(Exception):
+            conn.close()
+        self.db._state.reset()  # also forgets transactions the dead connection had open
+        return True
 
     def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """For CLI tools and other threads: same single DB thread, blocking."""
@@ -116,5 +177,11 @@ class Storage:
         return self._executor.submit(self._call, fn, *args)
 
     async def close(self) -> None:
-        await self.run(self.db.close)
+        def close_quietly() -> None:
+            try:
+                self.db.close()
+            except (peewee.OperationalError, peewee.InterfaceError):
+                self.db._state.reset()  # a dead connection: nothing left to close
+
+        await asyncio.get_running_loop().run_in_executor(self._executor, close_quietly)
         self._executor.shutdown(wait=True)

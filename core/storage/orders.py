@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from terminal5 import jsonutil
 from terminal5.convert import converter, unstructure
+from terminal5.idempotency import fingerprint
 from terminal5.models import (
     Order,
     OrderRequest,
@@ -30,9 +30,8 @@ OPEN_STATES = (OrderStatus.OPEN.value, OrderStatus.PENDING_SUBMIT.value, OrderSt
 
 
 def request_fingerprint(request: OrderRequest) -> str:
-    """Identity of a request for idempotency: every field, canonically encoded."""
-    data = unstructure(request)
-    return hashlib.sha256(jsonutil.dumps(dict(sorted(data.items()))).encode()).hexdigest()
+    """Identity of a request for idempotency: every field, normalized (see ``terminal5.idempotency``)."""
+    return fingerprint(request)
 
 
 def _enum(cls: Any, value: Any) -> Any:
@@ -222,4 +221,22 @@ class OrderRepo:
     def unresolved(self, broker_id: int) -> list[Any]:
         R = self.m.OrderRow
         return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
+
+    def rejected_since(self, broker_id: int, since: datetime) -> list[Any]:
+        R = self.m.OrderRow
+        return list(
+            R.select().where(
+                (R.broker_id == broker_id) & (R.status == OrderStatus.REJECTED.value) & (R.updated_at >= since)
+            )
+        )
+
+    def known_exchange_ids(self, broker_id: int, exchange_order_ids: Collection[str]) -> set[str]:
+        """The ids among ``exchange_order_ids`` that name an order stored for this broker."""
+        if not exchange_order_ids:
+            return set()
+        R = self.m.OrderRow
+        query = R.select(R.exchange_order_id).where(
+            (R.broker_id == broker_id) & (R.exchange_order_id.in_(list(exchange_order_ids)))
+        )
+        return {r.exchange_order_id for r in query}
 

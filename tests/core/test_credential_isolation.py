@@ -9,29 +9,16 @@ that proves the check can fail.
 from __future__ import annotations
 
 import asyncio
-from types import SimpleNamespace
 from typing import Any
 
-import attrs
-import terminal5_template.plugin as loopback
+from loopback_double import make_plugin
 from terminal5_template.client import LoopbackClient
 
 from terminal5.contract import CallContext, Credentials, HttpResponse
-from terminal5.hookspecs import hookimpl
 from terminal5.testing.loopback_server import LoopbackExchange
 
 BROKERS = 50
 ORDERS_PER_BROKER = 10
-
-
-def make_plugin(client_class: type[LoopbackClient]) -> SimpleNamespace:
-    """The template's loopback plugin, its client replaced (every other hook is the template's own)."""
-    hooks = ("map_client_id", "to_native", "from_native", "normalize_status", "map_error")
-    return SimpleNamespace(
-        __name__=f"loopback-with-{client_class.__name__}",
-        register_exchanges=hookimpl(lambda register: register(attrs.evolve(loopback.SPEC, client_factory=client_class))),
-        **{name: getattr(loopback, name) for name in hooks},
-    )
 
 
 class InterleavingClient(LoopbackClient):
