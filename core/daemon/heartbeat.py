@@ -80,6 +80,18 @@ class HeartbeatStore:
             await self.storage.run(self._beat_db, name, epoch)
         return epoch
 
+    def _forget_db(self, name: str) -> None:
+        assert self.storage is not None
+        self.storage.m.Heartbeat.delete().where(self.storage.m.Heartbeat.name == name).execute()
+
+    async def forget(self, name: str = DEFAULT_NAME) -> None:
+        """On a clean shutdown: remove this terminal's heartbeat, so health never shows a stopped daemon UP."""
+        if self.redis is not None:
+            await asyncio.to_thread(self.redis.delete, KEY_PREFIX + name)
+        else:
+            assert self.storage is not None
+            await self.storage.run(self._forget_db, name)
+
     # --- reading -------------------------------------------------------------------------------
     def _read_db(self) -> dict[str, int]:
         assert self.storage is not None

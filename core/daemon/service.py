@@ -92,6 +92,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
+        self._heartbeat_started = False
         self.port: int | None = None
         self.app = build_app(self)
 
@@ -219,6 +220,7 @@ class Daemon:
         if check_brokers:
             await self.check_brokers()
         if heartbeat:
+            self._heartbeat_started = True
             self._spawn(
                 publish_forever(self.heartbeats, self.heartbeat_name, self.heartbeat_interval, self.stop_event),
                 "heartbeat",
@@ -277,6 +279,11 @@ class Daemon:
                     await task
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._heartbeat_started:
+            try:
+                await self.heartbeats.forget(self.heartbeat_name)
+            except Exception as exc:  # Redis or the DB already away: the key expires by itself
+                logger.warning("heartbeat {} not removed: {}: {}", self.heartbeat_name, type(exc).__name__, exc)
         await self.gw.flush()
         await self.gw.close()
         logger.info("terminal5 stopped")
