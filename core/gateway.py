@@ -51,6 +51,7 @@ from terminal5.errors import (
     Terminal5Error,
     UnsupportedParameterError,
 )
+from terminal5.logs import current_request_id, request_scope
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import (
     Balance,
@@ -327,7 +328,8 @@ class Gateway:
             credentials=await self._credentials_of(broker.id),
             broker_id=broker.id,
             user_id=broker.user_id,
-            request_id=request_id,
+            # every native call names its request: the caller's, the one in progress, else its own
+            request_id=request_id or current_request_id() or uuid.uuid4().hex,
             testnet=broker.testnet,
             options=broker.options,
             order_key=order_key,
@@ -441,8 +443,8 @@ class Gateway:
 
     # --- placing -------------------------------------------------------------------------------
     async def place_order(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Order:
-        request_id = request_id or uuid.uuid4().hex
-        with logger.contextualize(request_id=request_id):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             request = data if isinstance(data, OrderRequest) else structure_request(data)
             broker = await self.get_broker(request.broker_id, request.user_id)
             if not broker.enabled:
@@ -832,7 +834,8 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
             payload = await at.entry.client.fetch_order(at.ctx, at.ref)
             if payload is None:
@@ -869,7 +872,8 @@ class Gateway:
         symbol: str | None = None,
         request_id: str | None = None,
     ) -> Order:
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
             payload = await at.entry.client.cancel_order(at.ctx, at.ref)
             try:
@@ -895,7 +899,8 @@ class Gateway:
     ) -> Order:
         """Amend quantity and/or price in place, where the exchange offers it (feature ``amend_order`` or
         ``edit_order``: a client method ``(ctx, ref, *, quantity, price) -> payload | None``)."""
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             broker = await self.get_broker(broker_id, user_id)
             entry = self.client_for(broker.exchange)
             method = next((getattr(entry.client, f, None) for f in EDIT_FEATURES if f in entry.spec.features), None)

@@ -21,6 +21,7 @@ from loguru import logger
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse, RateLimitRule
 from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RateLimitExceeded, RequestTimeout
+from terminal5.logs import current_request_id
 from terminal5.ratebudget import BudgetExceeded, BudgetStore
 
 REDACTED = "***"
@@ -233,6 +234,8 @@ class HttpTransport:
         error: ExchangeError | None,
     ) -> None:
         secrets = ctx.credentials.secrets() if ctx.credentials else ()
+        # the call's own request id, else the one of the request in progress (market loads, lookups…)
+        request_id = ctx.request_id or current_request_id()
         url, req_headers, body = scrub_request(request, secrets)
         record = CallRecord(
             exchange=self.exchange,
@@ -247,12 +250,12 @@ class HttpTransport:
             latency_ms=round(latency, 3),
             error=(error.kind + ": " + (scrub_text(error.message, secrets) or "")) if error else None,
             broker_id=ctx.broker_id,
-            request_id=ctx.request_id,
+            request_id=request_id,
             order_key=ctx.order_key,
         )
         bound: dict[str, Any] = {"exchange": self.exchange, "broker_id": ctx.broker_id}
-        if ctx.request_id is not None:  # else keep the request_id of the surrounding context
-            bound["request_id"] = ctx.request_id
+        if request_id is not None:  # else keep the request_id of the surrounding context
+            bound["request_id"] = request_id
         log = logger.bind(**bound)
         log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or url, record.status, latency)
         for observer in self.observers:

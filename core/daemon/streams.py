@@ -42,6 +42,7 @@ from terminal5 import jsonutil
 from terminal5.daemon.api import Api, parse_bool
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import AuthenticationError, InvalidOrderRequest, Terminal5Error
+from terminal5.logs import request_scope
 
 STREAM = "terminal5:requests"
 GROUP = "terminal5"
@@ -192,7 +193,7 @@ class StreamConsumer:
         fields = _decode(raw_fields)
         request_id = fields.get("request_id") or f"stream-{entry_id}"
         reply_to = fields.get("reply_to") or self.reply_prefix + request_id
-        with logger.contextualize(request_id=request_id):
+        with request_scope(request_id):
             status, ok = 200, True
             try:
                 principal = await self.verify_token(fields.get("token", ""))
