@@ -174,7 +174,11 @@ class HttpTransport:
             limit, decay = rule.for_context(ctx)
             budget = self._budgets.budget(key, limit=limit, window=rule.window, decay=decay)
             try:
-                await budget.acquire(request.cost if rule.weighted else 1, max_wait=self._max_budget_wait)
+                await budget.acquire(
+                    request.cost if rule.weighted else 1,
+                    max_wait=self._max_budget_wait,
+                    reason=f"{request.method} {request.endpoint or urlsplit(request.url).path}",
+                )
             except (TimeoutError, BudgetExceeded) as exc:
                 shape = f"{limit} draining {decay:g}/s" if decay else f"{limit} per {rule.window:g}s"
                 raise RateLimitExceeded(
