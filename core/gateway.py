@@ -59,6 +59,7 @@ from terminal5.errors import (
 )
 from terminal5.idempotency import same_request
 from terminal5.kept_answers import KeptAnswers
+from terminal5.logs import current_request_id, request_scope
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import (
     Balance,
@@ -366,7 +367,8 @@ class Gateway:
             credentials=await self._credentials_of(broker.id),
             broker_id=broker.id,
             user_id=broker.user_id,
-            request_id=request_id,
+            # every native call names its request: the caller's, the one in progress, else its own
+            request_id=request_id or current_request_id() or uuid.uuid4().hex,
             testnet=broker.testnet,
             options=broker.options,
             order_key=order_key,
@@ -502,8 +504,8 @@ class Gateway:
 
     async def place(self, data: Mapping[str, Any] | OrderRequest, *, request_id: str | None = None) -> Placement:
         """``place_order``, also telling whether the answer is a replay of an order placed before."""
-        request_id = request_id or uuid.uuid4().hex
-        with logger.contextualize(request_id=request_id):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             request = data if isinstance(data, OrderRequest) else structure_request(data)
             await self.store_kept_answers()  # older answers first (a no-op unless the database was away)
             try:
@@ -994,7 +996,8 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             at = await self._locate(user_id, broker_id, client_order_id, order_id, symbol, request_id)
             payload = await at.entry.client.fetch_order(at.ctx, at.ref)
             if payload is None:
@@ -1035,7 +1038,8 @@ class Gateway:
         symbol: str | None = None,
         request_id: str | None = None,
     ) -> Order:
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             _, _, row = await self._order_target(user_id, broker_id, client_order_id, order_id)
             if row is not None and row.status in FINAL_ON_EXCHANGE:
                 return row_to_order(row)  # already over on the exchange: nothing to cancel, no round trip
@@ -1075,7 +1079,8 @@ class Gateway:
         request_id: str | None = None,
     ) -> Order:
         """Amend quantity and/or price in place, where the client can (``SupportsEditOrder``)."""
-        with logger.contextualize(request_id=request_id or uuid.uuid4().hex):
+        request_id = request_id or current_request_id() or uuid.uuid4().hex
+        with request_scope(request_id):
             broker = await self.get_broker(broker_id, user_id)
             entry = self.client_for(broker.exchange)
             client = entry.client

@@ -194,7 +194,8 @@ class Order:
     type: OrderType
     quantity: Decimal
     status: OrderStatus
-    id: str | None = None  # the exchange's order id
+    #: the exchange's order id; a string or nothing (a list or a number is refused, never str()-ed into an id)
+    id: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str)))
     client_order_id: str | None = None  # the unified client id (the idempotency key)
     native_client_id: str | None = None  # what the exchange knows (Kraken userref, a shortened id…)
     price: Decimal | None = None

@@ -16,15 +16,100 @@ native call, in the transport, before sending. A plugin may also build budgets o
 
 With Redis the check-and-take is one Lua script (atomic across processes); the key expires after one
 window of inactivity.
+
+**Priority.** Work done inside ``urgent(reason)`` (the kill switch's cancels) goes ahead of ordinary work
+waiting for the same budget in this process: while an urgent caller waits for a key, ordinary callers of that
+key hold back (``PriorityGate``). Plugins with limiters of their own use the same gate and ``urgency()``.
+Every wait for a budget is logged with its key, its length and its reason.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 import uuid
 from collections import deque
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
+
+from loguru import logger
+
+_urgent: ContextVar[str | None] = ContextVar("terminal5_urgent", default=None)
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+def urgency() -> str | None:
+    """The reason of the surrounding ``urgent`` scope, or None for ordinary work."""
+    return _urgent.get()
+
+
+@contextmanager
+def urgent(reason: str) -> Iterator[None]:
+    """Calls made inside go ahead of ordinary work waiting for the same rate budget (e.g. the kill switch)."""
+    token = _urgent.set(reason)
+    try:
+        yield
+    finally:
+        _urgent.reset(token)
+
+
+def urgent_call(reason: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, Awaitable[T]]]:
+    """Decorator form of ``urgent`` for a coroutine function."""
+
+    def wrap(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+        @functools.wraps(fn)
+        async def run(*args: P.args, **kwargs: P.kwargs) -> T:
+            with urgent(reason):
+                return await fn(*args, **kwargs)
+
+        return run
+
+    return wrap
+
+
+class PriorityGate:
+    """Per budget key: while an urgent caller waits for it, ordinary callers hold back (in this process)."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[Hashable, int] = {}
+        self._clear: dict[Hashable, asyncio.Event] = {}
+
+    def busy(self, key: Hashable) -> bool:
+        return self._waiting.get(key, 0) > 0
+
+    @contextmanager
+    def entered(self, key: Hashable, urgent_reason: str | None) -> Iterator[None]:
+        """Around one acquire: an urgent caller is counted as waiting for ``key`` until it has its units."""
+        if urgent_reason is None:
+            yield
+            return
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        self._clear.setdefault(key, asyncio.Event()).clear()
+        try:
+            yield
+        finally:
+            self._waiting[key] -= 1
+            if self._waiting[key] == 0:
+                del self._waiting[key]
+                self._clear.pop(key).set()
+
+    async def hold_back(self, key: Hashable, timeout: float) -> None:
+        """Wait (at most ``timeout`` s, then TimeoutError) until no urgent caller waits for ``key``."""
+        event = self._clear.get(key)
+        if event is not None and self.busy(key):
+            await asyncio.wait_for(event.wait(), max(timeout, 0.0))
+
+
+def log_wait(key: str, seconds: float, cost: Any, reason: str | None, urgent_reason: str | None) -> None:
+    """One line per wait for a budget: which budget, how long, for what, and whether it jumps the queue."""
+    why = reason or "a call"
+    if urgent_reason:
+        why += f" (priority: {urgent_reason})"
+    logger.info("rate budget {} full: {} waits {:.3f}s for {} unit(s)", key, why, seconds, cost)
 
 SCRIPT = """
 local key, now, window, limit, cost, member = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]),
@@ -88,16 +173,30 @@ class RateBudget:
             return 0.0
         return max(float(value), 0.001)  # seconds to wait (not money): float is right
 
-    async def acquire(self, cost: int = 1, *, max_wait: float = 60.0) -> None:
-        """Wait until ``cost`` units are available (at most ``max_wait`` seconds, then TimeoutError)."""
+    async def acquire(self, cost: int = 1, *, max_wait: float = 60.0, reason: str | None = None) -> None:
+        """Wait until ``cost`` units are available (at most ``max_wait`` seconds, then TimeoutError).
+
+        Inside ``urgent(...)`` the caller goes ahead of ordinary callers of this budget; every wait is
+        logged with ``reason`` (e.g. the endpoint)."""
         deadline = time.monotonic() + max_wait
-        while True:
-            wait = await self.try_acquire(cost)
-            if wait == 0:
-                return
-            if time.monotonic() + wait > deadline:
-                raise TimeoutError(f"{self.key}: budget exhausted for longer than {max_wait}s")
-            await asyncio.sleep(wait)
+        urgent_reason = urgency()
+        gate = self.store.gate
+        with gate.entered(self.key, urgent_reason):
+            while True:
+                if urgent_reason is None and gate.busy(self.key):
+                    logger.info("rate budget {}: {} holds back for urgent work", self.key, reason or "a call")
+                    try:
+                        await gate.hold_back(self.key, deadline - time.monotonic())
+                    except TimeoutError:
+                        raise TimeoutError(f"{self.key}: held back by urgent work longer than {max_wait}s") from None
+                    continue
+                wait = await self.try_acquire(cost)
+                if wait == 0:
+                    return
+                if time.monotonic() + wait > deadline:
+                    raise TimeoutError(f"{self.key}: budget exhausted for longer than {max_wait}s")
+                log_wait(self.key, wait, cost, reason, urgent_reason)
+                await asyncio.sleep(wait)
 
 
 class BudgetStore:
@@ -107,6 +206,7 @@ class BudgetStore:
         self._windows: dict[str, deque[float]] = {}
         self._levels: dict[str, tuple[float, float]] = {}  # key -> (level, monotonic time)
         self._lock = asyncio.Lock()
+        self.gate = PriorityGate()  # urgent work first, in this process
 
     def budget(self, key: str, *, limit: int, window: float = 0.0, decay: float | None = None) -> RateBudget:
         return RateBudget(self, key, limit, window, decay)

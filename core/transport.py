@@ -21,6 +21,7 @@ from loguru import logger
 from terminal5 import jsonutil
 from terminal5.contract import CallContext, HttpRequest, HttpResponse, RateLimitRule
 from terminal5.errors import ExchangeError, ExchangeNotAvailable, NetworkError, RateLimitExceeded, RequestTimeout
+from terminal5.logs import current_request_id
 from terminal5.ratebudget import BudgetExceeded, BudgetStore
 
 REDACTED = "***"
@@ -175,7 +176,11 @@ class HttpTransport:
             limit, decay = rule.for_context(ctx)
             budget = self._budgets.budget(key, limit=limit, window=rule.window, decay=decay)
             try:
-                await budget.acquire(request.cost if rule.weighted else 1, max_wait=self._max_budget_wait)
+                await budget.acquire(
+                    request.cost if rule.weighted else 1,
+                    max_wait=self._max_budget_wait,
+                    reason=f"{request.method} {request.endpoint or urlsplit(request.url).path}",
+                )
             except (TimeoutError, BudgetExceeded) as exc:
                 shape = f"{limit} draining {decay:g}/s" if decay else f"{limit} per {rule.window:g}s"
                 raise RateLimitExceeded(
@@ -237,6 +242,8 @@ class HttpTransport:
         error: ExchangeError | None,
     ) -> None:
         secrets = ctx.credentials.secrets() if ctx.credentials else ()
+        # the call's own request id, else the one of the request in progress (market loads, lookups…)
+        request_id = ctx.request_id or current_request_id()
         url, req_headers, body = scrub_request(request, secrets)
         record = CallRecord(
             exchange=self.exchange,
@@ -251,12 +258,12 @@ class HttpTransport:
             latency_ms=round(latency, 3),
             error=(error.kind + ": " + (scrub_text(error.message, secrets) or "")) if error else None,
             broker_id=ctx.broker_id,
-            request_id=ctx.request_id,
+            request_id=request_id,
             order_key=ctx.order_key,
         )
         bound: dict[str, Any] = {"exchange": self.exchange, "broker_id": ctx.broker_id}
-        if ctx.request_id is not None:  # else keep the request_id of the surrounding context
-            bound["request_id"] = ctx.request_id
+        if request_id is not None:  # else keep the request_id of the surrounding context
+            bound["request_id"] = request_id
         log = logger.bind(**bound)
         log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or url, record.status, latency)
         for observer in self.observers:

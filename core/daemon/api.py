@@ -42,6 +42,7 @@ from terminal5.errors import (
 )
 from terminal5.gateway import Gateway
 from terminal5.models import SYMBOL_RE, MarketType, Order, OrderStatus
+from terminal5.ratebudget import urgent_call
 from terminal5.storage.brokers import BrokerInfo
 
 MAX_PAGE = 500
@@ -500,6 +501,7 @@ async def edit_order(gw: Gateway, **kwargs: Any) -> Order:
     return await gw.edit_order(**kwargs)
 
 
+@urgent_call("kill switch")  # its cancels go ahead of queued work in the rate budgets
 async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str, *, by: str = "admin") -> dict[str, Any]:
     """Refuse new orders first, then cancel every open order (exchange and database). ``by`` ("admin" or
     "user") is who may lift it afterwards."""

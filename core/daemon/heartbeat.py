@@ -80,6 +80,15 @@ class HeartbeatStore:
             await self.storage.run(self._beat_db, name, epoch)
         return epoch
 
+    async def forget(self, name: str = DEFAULT_NAME) -> None:
+        """On a clean shutdown, so health never shows a stopped daemon UP: with Redis the key is deleted;
+        in the table the terminal stays listed, its beat set to the epoch (DOWN at once)."""
+        if self.redis is not None:
+            await asyncio.to_thread(self.redis.delete, KEY_PREFIX + name)
+        else:
+            assert self.storage is not None
+            await self.storage.run(self._beat_db, name, 0)
+
     # --- reading -------------------------------------------------------------------------------
     def _read_db(self) -> dict[str, int]:
         assert self.storage is not None

@@ -36,6 +36,7 @@ from terminal5.errors import (
     RateLimitExceeded,
     Terminal5Error,
 )
+from terminal5.logs import request_scope
 
 if TYPE_CHECKING:
     from terminal5.daemon.service import Daemon
@@ -79,7 +80,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
     route = _route_of(request)
     label = route.operation if route else "unmatched"
     status = 500
-    with logger.contextualize(request_id=request_id):
+    with request_scope(request_id):
         try:
             if route is not None and route.auth:
                 request[PRINCIPAL] = await authenticate(daemon, request)

@@ -8,6 +8,7 @@ enabled broker, then runs the format validator, logs and counts the findings.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from loguru import logger
 
 from terminal5.contract import Alert
 from terminal5.gateway import Gateway
+from terminal5.logs import current_request_id, request_scope
 from terminal5.models import OrderStatus, Side, Source
 
 #: the seed's Terminal7FormatValidator.REQUIRED_FIELDS, as columns of the ``trades`` table
@@ -83,7 +85,7 @@ class Reconciler:
 
     async def reconcile_broker(self, broker_id: int) -> dict[str, Any]:
         broker = await self.gw.get_broker(broker_id)
-        with logger.contextualize(request_id=f"reconcile-{broker_id}"):
+        with request_scope(current_request_id() or f"reconcile-{broker_id}-{uuid.uuid4().hex[:8]}"):
             # the one orchestration (terminal5.reconciliation) raises the findings' alert itself
             found = dict(await self.gw.reconcile(broker_id))
             problems = await self.validate(broker_id)

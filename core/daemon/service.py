@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
@@ -35,6 +36,7 @@ from terminal5.daemon.reconcile import Reconciler
 from terminal5.daemon.tokens import Principal, TokenStore
 from terminal5.errors import Terminal5Error
 from terminal5.gateway import DEFAULT_LOOKUP_DELAYS, Gateway
+from terminal5.logs import request_scope
 from terminal5.models import MarketType
 from terminal5.settings import Settings
 from terminal5.storage.database import redact_url
@@ -93,6 +95,7 @@ class Daemon:
         self.stop_event = asyncio.Event()
         self._tasks: list[asyncio.Task[Any]] = []
         self._runner: web.AppRunner | None = None
+        self._heartbeat_started = False
         self.port: int | None = None
         self.app = build_app(self)
         self.local_door = LocalDoor(gateway, self.tokens, self.settings.data_dir, heartbeat_name)
@@ -188,19 +191,22 @@ class Daemon:
             first = broker.exchange not in loaded
             started = time.perf_counter()
             state, reason = ("OK" if first else "SHARED"), None
-            try:
-                if first:
-                    spec = self.gw.client_for(broker.exchange).spec
-                    market_type = MarketType.SPOT if MarketType.SPOT in spec.market_types else min(spec.market_types)
-                    await asyncio.wait_for(self.gw.market_book(broker, market_type), timeout)
-                    loaded.add(broker.exchange)
-                await asyncio.wait_for(self.gw.fetch_balances(broker_id=broker.id), timeout)
-            except TimeoutError:
-                state, reason = "FAILED", f"no answer within {timeout:.0f}s"
-            except Terminal5Error as exc:
-                state, reason = "FAILED", f"{exc.kind}: {exc.message}"
-            except Exception as exc:  # one broker must never stop the others
-                state, reason = "FAILED", type(exc).__name__
+            with request_scope(f"startup-{broker.id}-{uuid.uuid4().hex[:8]}"):
+                try:
+                    if first:
+                        spec = self.gw.client_for(broker.exchange).spec
+                        market_type = (
+                            MarketType.SPOT if MarketType.SPOT in spec.market_types else min(spec.market_types)
+                        )
+                        await asyncio.wait_for(self.gw.market_book(broker, market_type), timeout)
+                        loaded.add(broker.exchange)
+                    await asyncio.wait_for(self.gw.fetch_balances(broker_id=broker.id), timeout)
+                except TimeoutError:
+                    state, reason = "FAILED", f"no answer within {timeout:.0f}s"
+                except Terminal5Error as exc:
+                    state, reason = "FAILED", f"{exc.kind}: {exc.message}"
+                except Exception as exc:  # one broker must never stop the others
+                    state, reason = "FAILED", type(exc).__name__
             item = Readiness(
                 broker_id=broker.id,
                 exchange=broker.exchange,
@@ -232,6 +238,7 @@ class Daemon:
         if check_brokers:
             await self.check_brokers()
         if heartbeat:
+            self._heartbeat_started = True
             self._spawn(
                 publish_forever(self.heartbeats, self.heartbeat_name, self.heartbeat_interval, self.stop_event),
                 "heartbeat",
@@ -292,6 +299,11 @@ class Daemon:
         await self.local_door.close()
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._heartbeat_started:
+            try:
+                await self.heartbeats.forget(self.heartbeat_name)
+            except Exception as exc:  # Redis or the DB already away: the key expires by itself
+                logger.warning("heartbeat {} not removed: {}: {}", self.heartbeat_name, type(exc).__name__, exc)
         await self.gw.flush()
         await self.gw.close()
         logger.info("terminal5 stopped")

@@ -15,7 +15,8 @@ The reply is one entry on ``reply_to`` with fields ``request_id``, ``ok`` (``"1"
 (the HTTP status the same answer would have) and ``body`` (JSON: the result, or the error object
 ``{"error", "message", "field"?, "code"?}``). Reply streams expire after ``reply_ttl`` seconds.
 
-Delivery is at-least-once: an entry is acknowledged (XACK) only after its reply is written. Entries
+Delivery is at-least-once: an entry is acknowledged (XACK) only after its reply is written, and deleted
+(XDEL) in the same transaction, so a request's token does not stay in Redis once it is answered. Entries
 left pending by a consumer that died are claimed by a live one with XAUTOCLAIM after ``min_idle_ms``.
 Redelivery is harmless: ``place_order`` is idempotent on ``client_order_id``, and when the body has
 none it is derived from ``request_id`` (``S5_<sha256(request_id)[:24]>``), so a request reaches the
@@ -41,6 +42,7 @@ from terminal5 import jsonutil
 from terminal5.daemon.api import Api, parse_bool
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import AuthenticationError, InvalidOrderRequest, Terminal5Error
+from terminal5.logs import request_scope
 
 STREAM = "terminal5:requests"
 GROUP = "terminal5"
@@ -108,6 +110,8 @@ class StreamConsumer:
         #: test hook, awaited after the operation ran and before the reply/ack (simulates a crash there)
         self.before_ack: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
         self._stopping = asyncio.Event()
+        self._finished = asyncio.Event()
+        self._running = False
 
     @classmethod
     def from_settings(cls, api: Api, verify_token: Any, settings: Any, **kwargs: Any) -> StreamConsumer:
@@ -122,6 +126,13 @@ class StreamConsumer:
         except Exception as exc:  # BUSYGROUP: it exists already
             if "BUSYGROUP" not in str(exc):
                 raise
+
+    @staticmethod
+    def group_lost(exc: BaseException) -> bool:
+        """Redis was flushed or restarted: the stream and its consumer group are gone (``NOGROUP``), or a
+        blocked read was cut because the stream key vanished (``UNBLOCKED``)."""
+        text = str(exc)
+        return text.startswith("NOGROUP") or (text.startswith("UNBLOCKED") and "no longer exists" in text)
 
     # --- one request ----------------------------------------------------------------------------------
     async def dispatch(self, principal: Principal, op: str, body: Any, request_id: str) -> Any:
@@ -182,7 +193,7 @@ class StreamConsumer:
         fields = _decode(raw_fields)
         request_id = fields.get("request_id") or f"stream-{entry_id}"
         reply_to = fields.get("reply_to") or self.reply_prefix + request_id
-        with logger.contextualize(request_id=request_id):
+        with request_scope(request_id):
             status, ok = 200, True
             try:
                 principal = await self.verify_token(fields.get("token", ""))
@@ -221,6 +232,7 @@ class StreamConsumer:
             )
             pipe.expire(reply_to, self.reply_ttl)
             pipe.xack(self.stream, self.group, entry_id)
+            pipe.xdel(self.stream, entry_id)  # answered: the entry (and its token) leaves Redis
             await pipe.execute()
             self.processed += 1
             if self.metrics is not None:
@@ -262,29 +274,55 @@ class StreamConsumer:
         return handled
 
     async def run(self, stop: asyncio.Event, *, max_seconds: float | None = None) -> None:
-        await self.ensure_group()
+        self._running = True
+        self._finished.clear()
+        try:
+            await self._run(stop, max_seconds)
+        finally:
+            self._running = False
+            self._finished.set()
+
+    async def _run(self, stop: asyncio.Event, max_seconds: float | None) -> None:
         logger.info("Redis Streams front door: {} group {} as {}", self.stream, self.group, self.consumer)
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         last_claim = 0.0
+        need_group = True  # at start, and again whenever Redis lost it (flush, restart)
+        lost_again = 0  # group lost again before any successful read: pause instead of spinning
         while not stop.is_set() and not self._stopping.is_set():
             if deadline is not None and time.monotonic() >= deadline:
                 break
             try:
+                if need_group:
+                    await self.ensure_group()
+                    need_group = False
                 if time.monotonic() - last_claim >= self.claim_every:
                     last_claim = time.monotonic()
                     await self.claim_stale()
                 await self.read_once()
+                lost_again = 0
             except asyncio.CancelledError:
                 raise
-            except Terminal5Error as exc:
-                logger.error("stream loop: {}", exc)
-                await asyncio.sleep(1)
-            except Exception as exc:  # Redis away: keep trying, bounded by stop/deadline
-                logger.error("stream loop: {}: {}", type(exc).__name__, exc)
-                await asyncio.sleep(1)
+            except Exception as exc:
+                if stop.is_set() or self._stopping.is_set():
+                    break  # a clean shutdown closed the connection under a blocked read: not an error
+                if self.group_lost(exc):
+                    logger.warning("stream: consumer group {} gone ({}): recreating it", self.group, exc)
+                    need_group = True
+                    lost_again += 1
+                    if lost_again == 1:
+                        continue
+                else:
+                    logger.error("stream loop: {}: {}", type(exc).__name__, exc)  # Redis away: keep trying
+                    need_group = True  # a restarted Redis comes back empty
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), 1)
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading, let a blocked read end by itself (at most ``block_ms``), then close the client."""
         self._stopping.set()
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finished.wait(), timeout)
         with contextlib.suppress(Exception):
             await self.redis.aclose()
 

@@ -24,6 +24,7 @@ if __package__ in (None, ""):  # run as a script
         FUTURES_NEW,
         SERVER_TIME,
         SPOT_EXCHANGE_INFO,
+        SPOT_FULL_MARKET,
         SPOT_NEW,
         error,
     )
@@ -34,6 +35,7 @@ else:
         FUTURES_NEW,
         SERVER_TIME,
         SPOT_EXCHANGE_INFO,
+        SPOT_FULL_MARKET,
         SPOT_NEW,
         error,
     )
@@ -199,6 +201,57 @@ def cassettes() -> dict[str, list[dict[str, Any]]]:
            fut_order(orderId=22542181, clientOrderId="t5-fut-3"), weight(4, 1, futures=True)),
         ix("POST", FAPI, "/fapi/v1/order", dict(FUT_ORDER, newClientOrderId="t5-fut-dup"), 400,
            error(-4116, "ClientOrderId is duplicated."), weight(5)),
+    ]
+    # §5: the three documented spot place answers, and what each lacks (ACK: everything but the ids)
+    def ack(order_id: int, cid: str) -> dict[str, Any]:
+        return {"symbol": "BTCUSDT", "orderId": order_id, "orderListId": -1, "clientOrderId": cid,
+                "transactTime": 1507725176595}
+
+    def result(**changes: Any) -> dict[str, Any]:
+        body = {k: v for k, v in SPOT_FULL_MARKET.items() if k != "fills"}
+        body.update(symbol="BTCUSDT", price="30000.00000000", origQty="0.01000000", type="LIMIT", side="BUY")
+        body.update(changes)
+        return body
+
+    out["spot_answer_shapes"] = [
+        ix("POST", SPOT, "/api/v3/order", dict(SPOT_ORDER, newClientOrderId="t5-ack-1", newOrderRespType="ACK"),
+           200, ack(12346, "t5-ack-1"), weight(1, 1)),
+        ix("GET", SPOT, "/api/v3/order", {"symbol": "BTCUSDT", "orderId": "12346"}, 200,
+           spot_order(orderId=12346, clientOrderId="t5-ack-1", time=1507725176595, updateTime=1507725176595,
+                      workingTime=1507725176595), weight(3)),
+        ix("POST", SPOT, "/api/v3/order", dict(SPOT_ORDER, newClientOrderId="t5-ack-2", newOrderRespType="ACK"),
+           200, ack(12347, "t5-ack-2"), weight(4, 2)),
+        ix("GET", SPOT, "/api/v3/order", {"symbol": "BTCUSDT", "orderId": "12347"}, 503,
+           error(-1007, "Timeout waiting for response from backend server."), weight(6)),
+        ix("POST", SPOT, "/api/v3/order",
+           dict(SPOT_ORDER, newClientOrderId="t5-result-1", newOrderRespType="RESULT"), 200,
+           result(orderId=12348, clientOrderId="t5-result-1", status="PARTIALLY_FILLED", executedQty="0.00400000",
+                  cummulativeQuoteQty="119.99950000"), weight(7, 3)),
+        ix("POST", SPOT, "/api/v3/order", dict(SPOT_ORDER, newClientOrderId="t5-full-1"), 200,
+           dict(result(orderId=12349, clientOrderId="t5-full-1", status="PARTIALLY_FILLED",
+                       executedQty="0.00400000", cummulativeQuoteQty="119.99950000"), fills=PARTIAL_FILLS),
+           weight(8, 4)),
+        # a cancel answer: transactTime is the cancel's time, clientOrderId the cancel's own id
+        ix("DELETE", SPOT, "/api/v3/order", {"symbol": "BTCUSDT", "orderId": "12349"}, 200,
+           {k: v for k, v in dict(result(orderId=12349, clientOrderId="cancel-xyz", status="CANCELED",
+                                         executedQty="0.00400000", cummulativeQuoteQty="119.99950000"),
+                                  origClientOrderId="t5-full-1", transactTime=1507725999000).items()
+            if k != "workingTime"}, weight(9)),
+    ]
+    # USDⓈ-M answers to place, cancel and modify carry updateTime only (no `time`)
+    fut_answer = {k: v for k, v in fut_order(positionSide="BOTH").items() if k != "time"}
+    out["futures_answer_times"] = [
+        ix("POST", FAPI, "/fapi/v1/order",
+           {k: v for k, v in dict(FUT_ORDER, newClientOrderId="t5-fut-t").items() if k != "positionSide"}, 200,
+           dict(fut_answer, clientOrderId="t5-fut-t", updateTime=1566818724710), weight(1, 1, futures=True)),
+        ix("GET", FAPI, "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "22542179"}, 200,
+           fut_order(positionSide="BOTH", clientOrderId="t5-fut-t", updateTime=1566818724710), weight(2)),
+        ix("PUT", FAPI, "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "22542179", "side": "BUY",
+                                           "quantity": "0.01", "price": "30100"}, 200,
+           dict(fut_answer, clientOrderId="t5-fut-t", price="30100", updateTime=1566818800000),
+           weight(3, 2, futures=True)),
+        ix("DELETE", FAPI, "/fapi/v1/order", {"symbol": "BTCUSDT", "orderId": "22542179"}, 200,
+           dict(fut_answer, clientOrderId="t5-fut-t", status="CANCELED", updateTime=1566818900000), weight(4)),
     ]
     algo_cancelled = dict(FUTURES_ALGO_NEW, algoStatus="CANCELED", quantity="0.01", triggerPrice="28000")
     algo_new = dict(FUTURES_ALGO_NEW, quantity="0.01", triggerPrice="28000")

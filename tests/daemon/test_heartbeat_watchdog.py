@@ -189,3 +189,25 @@ def test_cli_watchdog_verb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert code == 0
     result = json.loads(out.getvalue())
     assert result["starts"] >= 2 and result["restarts"] == result["starts"] - 1
+
+
+async def test_clean_shutdown_marks_the_database_heartbeat_down(tmp_path: Path) -> None:
+    from terminal5.testing.loopback_server import LoopbackExchange
+
+    from .conftest import build_world
+
+    async with LoopbackExchange() as exchange:
+        daemon, *_ = await build_world(tmp_path, exchange, heartbeat_interval=0.1)
+        await daemon.start(host="127.0.0.1", port=0, check_brokers=False, reconcile=False)
+        for _ in range(200):  # bounded: the first beat is immediate
+            if [b.status for b in await daemon.heartbeats.table()] == ["UP"]:
+                break
+            await asyncio.sleep(0.02)
+        assert [b.status for b in await daemon.heartbeats.table()] == ["UP"]
+        await daemon.shutdown(drain_timeout=5)
+        storage = await Storage.open(f"sqlite:///{tmp_path}/t5.db")
+        try:
+            table = await HeartbeatStore(storage).table()
+            assert [(b.name, b.status) for b in table] == [(daemon.heartbeat_name, "DOWN")]
+        finally:
+            await storage.close()

@@ -169,9 +169,9 @@ class BinanceClient:
         cost = c.weight(ctx.market_type, endpoint) if cost is None else cost
         weight = self.limits.weight(product, urlsplit(ctx.base_url).netloc)
         orders = self.limits.orders(product, ctx.credentials.fingerprint) if order and ctx.credentials else None
-        await weight.acquire(cost)
+        await weight.acquire(cost, reason=f"{method} {endpoint}")
         if orders is not None:
-            await orders.acquire(1)
+            await orders.acquire(1, reason=f"{method} {endpoint}")
         request = self._build(ctx, method, path, params, signed=signed, endpoint=endpoint, cost=cost)
         try:
             response = await self.transport.send(ctx, request)
@@ -342,7 +342,23 @@ class BinanceClient:
         data = await self._signed(
             ctx, call.method, call.path, call.params, endpoint=call.endpoint, cost=call.cost, order=True
         )
+        if isinstance(data, Mapping) and "status" not in data and "algoId" not in data and "orderId" in data:
+            data = await self._read_back(ctx, data)
         return data
+
+    async def _read_back(self, ctx: CallContext, ack: Mapping[str, Any]) -> NativePayload:
+        """An ``ACK`` answer (``newOrderRespType=ACK``) says the order exists but not its state: read it back
+        by its exchange id. If that fails, the ACK itself is the answer: its id is kept, the status stays
+        unknown (never guessed) and reconciliation reads the order later."""
+        api = c.api_for(ctx.market_type)
+        params = {"symbol": str(ack.get("symbol", "")), "orderId": str(ack["orderId"])}
+        try:
+            found = await self._signed(ctx, "GET", api.order, params, endpoint="order.fetch")
+        except ExchangeError as exc:
+            log.warning("order {} acknowledged; reading it back failed ({}): status unknown for now",
+                        ack["orderId"], exc.kind)
+            return ack
+        return found if isinstance(found, Mapping) and found.get("status") else ack
 
     def _order_params(self, ref: OrderRef) -> dict[str, str]:
         params = {"symbol": ref.market.native_symbol}

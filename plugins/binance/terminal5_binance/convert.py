@@ -321,18 +321,60 @@ def _fee(trades: Sequence[Trade]) -> tuple[Decimal | None, str | None]:
     return sum((t.fee for t in trades if t.fee is not None), Decimal(0)), currencies.pop()
 
 
+def _times(native: Mapping[str, Any], context: NativeContext, algo: bool) -> tuple[datetime | None, datetime | None]:
+    """(created, updated) from what the answer says, never from a field that means something else.
+
+    * a query/list answer (spot and futures) carries ``time``: the creation;
+    * an algo order carries ``createTime``;
+    * a spot cancel answer (it names ``origClientOrderId``) carries ``transactTime``: the cancel, not the creation;
+    * a spot place answer (ACK, RESULT, FULL) carries ``transactTime``: the creation;
+    * a USDⓈ-M place answer carries only ``updateTime``: the order's arrival in the engine, i.e. its creation.
+      Cancel and modify answers carry only ``updateTime`` too, but that is the cancel/modify time: no creation.
+    """
+    updated = from_ms(native.get("updateTime") or native.get("transactTime") or native.get("workingTime"))
+    if algo:
+        return from_ms(native.get("createTime")), updated
+    if native.get("time"):
+        return from_ms(native.get("time")), updated
+    if "origClientOrderId" in native:  # spot cancel answer
+        return None, updated
+    if native.get("transactTime"):
+        return from_ms(native.get("transactTime")), updated
+    if context.request is not None and native.get("updateTime"):
+        return from_ms(native.get("updateTime")), updated  # the answer to this very placement
+    return None, updated
+
+
+class IncompleteAnswer(ValueError):
+    """An answer lacks a field and nothing (no request) can complete it: never guess it."""
+
+
+def _side(native: Mapping[str, Any], request: OrderRequest | None) -> Side:
+    if native.get("side"):
+        return Side(str(native["side"]).lower())
+    if request is not None:
+        return request.side  # an ACK answer: the side is the one we sent
+    raise IncompleteAnswer("Binance answer without side, and no request to complete it from")
+
+
 def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
-    """One spot/futures/algo order payload -> ``Order`` (status left UNKNOWN for the core to normalise)."""
+    """One spot/futures/algo order payload -> ``Order`` (status left UNKNOWN for the core to normalise).
+
+    Every documented place answer converts: ``FULL`` and ``RESULT`` carry the order; ``ACK`` carries only
+    ``symbol, orderId, orderListId, clientOrderId, transactTime`` (the client reads the order back; when
+    that fails, side, type, quantity, price and time in force come from the request that was sent, and the
+    status stays unknown, never guessed)."""
+    request = context.request
     futures = context.market_type is not MarketType.SPOT or "algoId" in native or "avgPrice" in native
     algo = "algoId" in native
     native_symbol = str(native.get("symbol", ""))
     symbol = _symbol(native_symbol, context)
-    side = Side(str(native["side"]).lower())
+    side = _side(native, request)
     if algo:
         native_id = native.get("clientAlgoId")
         exchange_id = f"{ALGO_PREFIX}{native['algoId']}"
         native_status = native.get("algoStatus")
-        quantity = dec(native.get("quantity")) or Decimal(0)
+        quantity = dec(native.get("quantity")) or Decimal(0)  # a close-position algo order has none
         stop_price = _pos(native.get("triggerPrice"))
         filled = dec(native.get("executedQty")) or Decimal(0)
     else:
@@ -340,12 +382,18 @@ def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
         native_id = native.get("origClientOrderId") or native.get("clientOrderId")
         exchange_id = str(native["orderId"]) if native.get("orderId") is not None else None
         native_status = native.get("status")
-        quantity = dec(native.get("origQty")) or Decimal(0)
+        quantity = dec(native.get("origQty"))
         stop_price = _pos(native.get("stopPrice"))
         filled = dec(native.get("executedQty")) or Decimal(0)
+    if quantity is None:
+        if request is None:
+            raise IncompleteAnswer("Binance answer without quantity, and no request to complete it from")
+        quantity = request.quantity
+    if native_status is None and exchange_id is None:
+        raise IncompleteAnswer("Binance answer with neither an order id nor a status")
     client_order_id = context.client_id_of(native_id) if native_id else None
-    if client_order_id is None and context.request is not None:
-        client_order_id = context.request.client_order_id
+    if client_order_id is None and request is not None:
+        client_order_id = request.client_order_id
     average = _pos(native.get("avgPrice"))
     if average is None and not futures and filled > 0:
         quote = dec(native.get("cummulativeQuoteQty"))
@@ -353,20 +401,26 @@ def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
             average = quote / filled
     trades = _fills(native, symbol, side)
     fee, fee_currency = _fee(trades)
-    created = from_ms(native.get("time") or native.get("transactTime") or native.get("createTime"))
-    updated = from_ms(native.get("updateTime") or native.get("transactTime") or native.get("workingTime"))
-    request = context.request
+    created, updated = _times(native, context, algo)
+    if stop_price is None and request is not None and not ({"stopPrice", "triggerPrice"} & native.keys()):
+        stop_price = request.stop_price
+    has_type = any(native.get(k) for k in ("origType", "orderType", "type"))
+    price = _pos(native.get("price")) if "price" in native else (request.price if request else None)
+    if "timeInForce" in native:
+        time_in_force = _tif(native.get("timeInForce"))
+    else:
+        time_in_force = request.time_in_force if request else None
     return Order(
         exchange=c.EXCHANGE,
         symbol=symbol,
         side=side,
-        type=_order_type(native, futures),
+        type=_order_type(native, futures) if has_type or request is None else request.type,
         quantity=quantity,
         status=OrderStatus.UNKNOWN,
         id=exchange_id,
         client_order_id=client_order_id,
         native_client_id=str(native_id) if native_id else None,
-        price=_pos(native.get("price")),
+        price=price,
         stop_price=stop_price,
         filled=filled,
         remaining=max(quantity - filled, Decimal(0)),
@@ -375,7 +429,7 @@ def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
         fee=fee,
         fee_currency=fee_currency,
         trades=trades,
-        time_in_force=_tif(native.get("timeInForce")),
+        time_in_force=time_in_force,
         reduce_only=bool(native.get("reduceOnly", False)),
         position_side=_position_side(native.get("positionSide")),
         user_id=request.user_id if request else None,

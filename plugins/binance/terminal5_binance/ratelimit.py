@@ -21,6 +21,7 @@ import attrs
 from loguru import logger
 
 from terminal5.errors import RateLimitExceeded
+from terminal5.ratebudget import PriorityGate, log_wait, urgency
 from terminal5_binance.constants import EXCHANGE, INTERVAL_LETTERS, INTERVAL_MS
 
 log = logger.bind(exchange=EXCHANGE)
@@ -64,6 +65,7 @@ class Limiter:
         self.max_wait_s = max_wait_s
         self.windows: list[Window] = []
         self.blocked_until_ms = 0
+        self.gate = PriorityGate()  # the kill switch's cancels go ahead of queued requests
 
     def configure(self, limits: Iterable[Mapping[str, Any]], kind: str) -> None:
         """Read ``exchangeInfo.rateLimits`` entries of ``rateLimitType == kind``; keeps current counts."""
@@ -91,21 +93,32 @@ class Limiter:
                 wait = max(wait, window.end_ms() - now)
         return wait
 
-    async def acquire(self, cost: int) -> None:
-        while True:
-            wait = self.wait_ms(cost)
-            if wait <= 0:
-                break
-            if wait > self.max_wait_s * 1000:
-                raise RateLimitExceeded(
-                    f"{self.name}: client-side limit reached, retry in {wait / 1000:.1f}s",
-                    exchange=EXCHANGE,
-                    retry_after=wait / 1000,
-                )
-            log.warning("{}: waiting {} ms to stay under Binance's limit", self.name, wait)
-            await self._sleep(wait / 1000)
-        for window in self.windows:
-            window.used += cost
+    async def acquire(self, cost: int, reason: str | None = None) -> None:
+        urgent_reason = urgency()
+        with self.gate.entered(self, urgent_reason):
+            while True:
+                if urgent_reason is None and self.gate.busy(self):
+                    log.info("{}: {} holds back for urgent work", self.name, reason or "a request")
+                    try:
+                        await self.gate.hold_back(self, self.max_wait_s)
+                    except TimeoutError:
+                        raise RateLimitExceeded(
+                            f"{self.name}: held back by urgent work", exchange=EXCHANGE, retry_after=self.max_wait_s
+                        ) from None
+                    continue
+                wait = self.wait_ms(cost)
+                if wait <= 0:
+                    break
+                if wait > self.max_wait_s * 1000:
+                    raise RateLimitExceeded(
+                        f"{self.name}: client-side limit reached, retry in {wait / 1000:.1f}s",
+                        exchange=EXCHANGE,
+                        retry_after=wait / 1000,
+                    )
+                log_wait(f"binance {self.name}", wait / 1000, cost, reason, urgent_reason)
+                await self._sleep(wait / 1000)
+            for window in self.windows:
+                window.used += cost
 
     def observe(self, headers: Mapping[str, str], prefix: str) -> None:
         """Take the server's counts from ``<prefix><n><S|M|H|D>`` headers (e.g. ``x-mbx-used-weight-1m``)."""

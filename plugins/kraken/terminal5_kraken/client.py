@@ -36,6 +36,7 @@ from terminal5_kraken.convert import (
     to_datetime,
     to_decimal,
     trade_from_native,
+    txids_of,
     unix_seconds,
 )
 from terminal5_kraken.markets import MarketIndex, parse_asset_pairs, unified_asset
@@ -147,11 +148,13 @@ class KrakenClient:
         pair = call.params.get("pair") or call.meta.get("pair", "")
         await self.limiter.before_add(ctx, pair)
         result = await self._private(ctx, call.path, call.params, endpoint=call.endpoint or "order.place")
-        txids = list((result or {}).get("txid") or [])
+        txids = txids_of((result or {}).get("txid"))  # typed: a list of ids, never list("OUF4…") nor str([…])
         if not txids:
             # validate=true: checked by Kraken, nothing placed, no id.
             return self._synthesize(call, None, result or {}, status="validated")
-        txid = str(txids[0])
+        if len(txids) > 1:  # one AddOrder places one order: keep the first, say so loudly
+            log.error("AddOrder answered {} order ids for one order: {}; keeping {}", len(txids), txids, txids[0])
+        txid = txids[0]
         self.limiter.placed(txid)
         try:
             order = await self._query_one(ctx, txid)

@@ -252,6 +252,32 @@ def client_ids(
     return unified, native_id
 
 
+def txid_of(value: Any, field: str = "txid") -> str | None:
+    """A Kraken order id, typed: a non-empty string, or AddOrder's ``txid`` list holding exactly one.
+
+    Never ``str()`` of a list (that would store ``"['OUF4…']"`` as an id); anything else is refused."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)):
+        if len(value) == 1 and isinstance(value[0], str) and value[0]:
+            return value[0]
+        raise ValueError(f"Kraken {field} must hold exactly one order id, got {len(value)}: {list(value)!r}")
+    raise TypeError(f"Kraken {field} must be a string or a one-id list, not {type(value).__name__}")
+
+
+def txids_of(value: Any) -> list[str]:
+    """AddOrder's ``txid``: a list of strings (documented), or one string; nothing else."""
+    if value is None or value == "" or value == []:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) and v for v in value):
+        return list(value)
+    raise TypeError(f"Kraken AddOrder txid must be a list of order ids, got {value!r}")
+
+
 def order_from_native(
     native: Mapping[str, Any], context: NativeContext, hash_fn: userrefs.HashFn = userrefs.sha256
 ) -> Order:
@@ -317,7 +343,7 @@ def order_from_native(
         type=order_type,
         quantity=quantity,
         status=OrderStatus.UNKNOWN,
-        id=str(native["txid"]) if native.get("txid") else None,
+        id=txid_of(native.get("txid")),
         client_order_id=unified_id,
         native_client_id=native_id,
         price=price,
@@ -344,7 +370,7 @@ def trade_from_native(trade_id: str, native: Mapping[str, Any], market: Market) 
     maker = native.get("maker")
     return Trade(
         id=trade_id,
-        order_id=str(native["ordertxid"]) if native.get("ordertxid") else None,
+        order_id=txid_of(native.get("ordertxid"), "ordertxid"),
         symbol=market.symbol,
         side=Side(side) if side in ("buy", "sell") else None,
         price=to_decimal(native.get("price")) or _ZERO,

@@ -21,9 +21,11 @@ from decimal import Decimal
 from typing import Any
 
 import attrs
+from loguru import logger
 
 from terminal5.contract import CallContext
 from terminal5.errors import RateLimitExceeded
+from terminal5.ratebudget import PriorityGate, log_wait, urgency
 from terminal5_kraken.constants import (
     AMEND_PENALTY,
     CANCEL_PENALTY,
@@ -34,6 +36,8 @@ from terminal5_kraken.constants import (
     REST_EXEMPT,
     TRADING_COUNTER,
 )
+
+log = logger.bind(exchange=EXCHANGE)
 
 _NS = Decimal(1_000_000_000)
 _ZERO = Decimal(0)
@@ -93,6 +97,7 @@ class RateLimiter:
         self.max_wait = max_wait
         self._rest: dict[str, DecayingCounter] = {}
         self._trading: dict[tuple[str, str], DecayingCounter] = {}
+        self.gate = PriorityGate()  # the kill switch's cancels go ahead of queued orders
         self._placed: OrderedDict[str, int] = OrderedDict()  # txid -> monotonic ns, for cancel/amend costs
         self._remember = remember_orders
 
@@ -114,18 +119,32 @@ class RateLimiter:
         return counter
 
     async def _acquire(self, counter: DecayingCounter, cost: Decimal, what: str) -> None:
-        while True:
-            now = self._clock_ns()
-            wait = counter.wait_for(cost, now)
-            if wait == 0:
-                counter.add(cost, now)  # no await between the check and the add: atomic under asyncio
-                return
-            if wait > self.max_wait:
-                raise RateLimitExceeded(
-                    f"{what} would exceed Kraken's limit; nothing was sent",
-                    exchange=EXCHANGE, code="client-side", retry_after=float(wait),
-                )
-            await self._sleep(float(wait))
+        urgent_reason = urgency()
+        key = id(counter)  # one counter per key and pair, kept for the limiter's life
+        with self.gate.entered(key, urgent_reason):
+            while True:
+                if urgent_reason is None and self.gate.busy(key):
+                    log.info("Kraken counter: {} holds back for urgent work", what)
+                    try:
+                        await self.gate.hold_back(key, float(self.max_wait))
+                    except TimeoutError:
+                        raise RateLimitExceeded(
+                            f"{what} held back by urgent work; nothing was sent",
+                            exchange=EXCHANGE, code="client-side", retry_after=float(self.max_wait),
+                        ) from None
+                    continue
+                now = self._clock_ns()
+                wait = counter.wait_for(cost, now)
+                if wait == 0:
+                    counter.add(cost, now)  # no await between the check and the add: atomic under asyncio
+                    return
+                if wait > self.max_wait:
+                    raise RateLimitExceeded(
+                        f"{what} would exceed Kraken's limit; nothing was sent",
+                        exchange=EXCHANGE, code="client-side", retry_after=float(wait),
+                    )
+                log_wait("kraken counter", float(wait), cost, what, urgent_reason)
+                await self._sleep(float(wait))
 
     # --- what the client calls ---
     async def before_rest(self, ctx: CallContext, path: str) -> None:
