@@ -149,3 +149,13 @@ def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
 def make_client(transport: Transport) -> BinanceClient:
     """The ``client_factory`` (also handy in tests and embedders)."""
     return BinanceClient(transport)
+
+
+@hookimpl
+def register_simulators(register: Callable[..., None]) -> None:
+    def factory(**options: Any) -> Any:
+        from terminal5_binance.simulator import BinanceSimulator  # the test server loads only when asked for
+
+        return BinanceSimulator(**options)
+
+    register(EXCHANGE, factory)
