@@ -26,7 +26,6 @@ from terminal5.testing.checklist import ChecklistTarget, ExchangeChecklist
 from terminal5_binance import constants, plugin
 from terminal5_binance.simulator import BinanceSimulator
 
-
 GOOD_KEY, GOOD_SECRET = "checklist-key", "checklist-secret"
 ORDER_PATHS = ("/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder")
 #: the client id every scenario's order uses (see terminal5.testing.checklist)

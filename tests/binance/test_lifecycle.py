@@ -20,7 +20,6 @@ from terminal5_binance import plugin
 from terminal5_binance.constants import SIGNING_PARAMS
 from terminal5_binance.simulator import BinanceSimulator
 
-
 KEY, SECRET = "lifecycle-key", "lifecycle-secret"
 
 
