@@ -162,6 +162,7 @@ def _target(fake: BinanceSimulator, brokers: tuple[Any, Any, Any], product: str)
         "stop_price_above": "50000",
         "unsupported": {"edit": SPOT_EDIT_REASON} if product == "spot" else {},
         "arrange": _arrange(fake, product),
+        "simulator_url": fake.url,
     }
     if product == "spot":
         return ChecklistTarget(spot_symbol="BTC/USDT", limit_price="43000.10", quantity="0.001", **common)

@@ -111,6 +111,7 @@ class TestKrakenChecklist(ExchangeChecklist):
             stop_price_above="35000.0",
             unknown_status_value=UNKNOWN_STATUS,
             arrange=arrange,
+            simulator_url=exchange.url,
         )
         logger.remove(sink)
         assert logged, "the gateway logged its calls"
