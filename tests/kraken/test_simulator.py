@@ -109,7 +109,7 @@ async def test_orders_hold_funds_and_client_id_rules(sim: KrakenSimulator) -> No
 
 def test_simulate_command_serves_kraken(tmp_path: Any) -> None:
     env = {**os.environ, "TERMINAL5_DATA_DIR": str(tmp_path), "TERMINAL5_PLUGINS_ALLOW": "kraken"}
-    proc = subprocess.Popen(  # noqa: S603
+    proc = subprocess.Popen(
         [sys.executable, "-m", "terminal5.cli", "simulate", "--exchange", "kraken", "--max-seconds", "120", "--json"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
