@@ -374,7 +374,7 @@ class BinanceSimulator(FakeExchange):
 
     async def _spot_account(self, call: Call) -> web.StreamResponse:
         wallet = self.wallet(call.api_key)
-        balances = [{"asset": a, "free": str(wallet.available(a)), "locked": str(wallet.locked.get(a, Decimal(0)))}
+        balances = [{"asset": a, "free": f"{wallet.available(a):.8f}", "locked": f"{wallet.locked.get(a, Decimal(0)):.8f}"}
                     for a in wallet.assets()]
         return self._json({"makerCommission": 10, "takerCommission": 10, "buyerCommission": 0, "sellerCommission": 0,
                            "commissionRates": {"maker": "0.00100000", "taker": "0.00100000", "buyer": "0.00000000",
@@ -526,7 +526,9 @@ class BinanceSimulator(FakeExchange):
                 return self.refuse(call, 400, -1106, f"Parameter '{name}' sent when not required.")
         if info["status"] != "TRADING":
             return self.refuse(call, 400, -1013, "Market is closed.")
-        cid = params.setdefault("newClientOrderId", f"sim{next(self._ids)}")
+        if not params.get("newClientOrderId"):  # Binance generates one when none is sent
+            params["newClientOrderId"] = f"sim{self.request_count}x{len(self.orders)}"
+        cid = params["newClientOrderId"]
         if any(o["clientOrderId"] == cid and o["status"] in OPEN_STATUSES for o in self._mine(call.api_key, futures)):
             if futures:
                 return self.refuse(call, 400, -4116, "ClientOrderId is duplicated.", duplicate=True)
