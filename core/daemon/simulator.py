@@ -7,17 +7,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from terminal5.testing.fake_exchange import FakeExchange
-from terminal5.testing.loopback_server import LoopbackExchange
-
-
-class Simulator(LoopbackExchange):
-    """The loopback exchange on a chosen port (0 = any free port)."""
-
-    def __init__(self, accounts: Mapping[str, str] | None = None, *, port: int = 0) -> None:
-        super().__init__(accounts, port=port)
 
 
 def parse_accounts(items: list[str]) -> dict[str, str]:
