@@ -193,3 +193,26 @@ def test_cli_refuses_an_exchange_without_simulator(monkeypatch: pytest.MonkeyPat
     err = io.StringIO()
     assert main(["simulate", "--exchange", "nowhere"], stdout=io.StringIO(), stderr=err) == 2
     assert "no simulator for 'nowhere'" in err.getvalue() and "loopback" in err.getvalue()
+
+
+def test_simulators_are_registered_through_the_hook_and_a_name_is_claimed_once() -> None:
+    import types
+
+    from terminal5.errors import PluginError
+    from terminal5.hookspecs import hookimpl
+    from terminal5.plugins import load_hooks
+
+    def plugin(name: str) -> types.SimpleNamespace:
+        @hookimpl
+        def register_simulators(register: Any) -> None:
+            register("okx", lambda **options: LoopbackExchange(**options))
+
+        return types.SimpleNamespace(__name__=name, register_simulators=register_simulators)
+
+    factories = load_hooks(plugins=[plugin("one")], load_entry_points=False).simulators()
+    assert list(factories) == ["okx"] and isinstance(factories["okx"](accounts=[], port=0), LoopbackExchange)
+    with pytest.raises(PluginError, match="two plugins"):
+        load_hooks(plugins=[plugin("one"), plugin("two")], load_entry_points=False).simulators()
+    installed = load_hooks(allow=frozenset({"binance", "kraken"})).simulators()
+    assert {"binance", "kraken"} <= set(installed)
+    assert installed["binance"](max_seconds=1).name == "binance"
