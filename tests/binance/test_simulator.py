@@ -166,3 +166,12 @@ def test_simulate_command_serves_binance(tmp_path: Any) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+async def test_spot_answer_follows_new_order_resp_type(sim: BinanceSimulator) -> None:
+    async with aiohttp.ClientSession() as s:
+        _, ack = await call(s, sim.url, "POST", "/api/v3/order", {**limit_buy("ack-1"), "newOrderRespType": "ACK"})
+        _, result = await call(s, sim.url, "POST", "/api/v3/order", {**limit_buy("res-2"), "newOrderRespType": "RESULT"})
+        _, full = await call(s, sim.url, "POST", "/api/v3/order", limit_buy("full-1"))
+    assert set(ack) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
+    assert "fills" not in result and result["status"] == "NEW" and full["fills"] == []

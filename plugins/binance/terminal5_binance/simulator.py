@@ -604,7 +604,15 @@ class BinanceSimulator(FakeExchange):
         self._match(order, futures)
         if call.status_override is not None:
             order["status"] = call.status_override
-        return self._json(order)
+        return self._json(order if futures else self._spot_answer(order, params))
+
+    @staticmethod
+    def _spot_answer(order: dict[str, Any], params: Mapping[str, str]) -> dict[str, Any]:
+        """``newOrderRespType``: ACK (ids only), RESULT (no fills) or FULL; MARKET and LIMIT default to FULL."""
+        kind = params.get("newOrderRespType") or ("FULL" if order["type"] in ("MARKET", "LIMIT") else "ACK")
+        if kind == "ACK":
+            return {k: order[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId", "transactTime")}
+        return order if kind == "FULL" else {k: v for k, v in order.items() if k != "fills"}
 
     def _match(self, order: dict[str, Any], futures: bool) -> None:
         """Against the book: market orders fill at the touch, crossing limits too; IOC/FOK leftovers expire."""
