@@ -103,6 +103,10 @@ async def test_orders_hold_funds_and_client_id_rules(sim: KrakenSimulator) -> No
         assert sim.orders[txid]["status"] == "closed" and sim.orders[txid]["fee"] == "60.00000"
         assert sim.wallet(KEY).free["XXBT"] == Decimal("1.0")
         assert sim.wallet(KEY).free["ZUSD"] == Decimal(50000) + Decimal(15000) - Decimal(60)
+        checked = await client.post("/0/private/AddOrder", {**order, "validate": "true"})
+        assert checked["error"] == [] and "txid" not in checked["result"]
+        too_fine = await client.post("/0/private/AddOrder", {**order, "volume": "0.123456789"})
+        assert too_fine["error"] == ["EGeneral:Invalid arguments:volume"]
     refused = sim.records()["refused"]
     assert [(r["client_id"], r["duplicate"]) for r in refused][:1] == [("hold-1", True)]
 

@@ -239,10 +239,14 @@ class KrakenSimulator(FakeExchange):
         for name in ("price", "price2"):
             if name in params and -Decimal(params[name]).as_tuple().exponent > int(info["pair_decimals"]):  # type: ignore[operator]
                 return self.fail(call, "EOrder:Invalid price")
+        if -volume.as_tuple().exponent > int(info.get("lot_decimals", 8)):  # type: ignore[operator]
+            return self.fail(call, "EGeneral:Invalid arguments:volume")
         market = self.pair_price(key)
         price_for_cost = limit or (Decimal(params["price"]) if "price" in params else market)
         if volume * price_for_cost < Decimal(info.get("costmin", "0")):
             return self.fail(call, "EOrder:Cost minimum not met")
+        if params.get("validate") == "true":  # validated, nothing placed: a description and no txid
+            return self.answer({"descr": {"order": f"{params['type']} {params['volume']} {info['altname']} @ {ordertype}"}})
         txid = f"O{next(self._ids):05d}-SIMUL-KRAKEN"
         side = params["type"]
         resting = Resting(order_id=txid, api_key=call.api_key, client_id=self.client_id_of(call), symbol=key,
@@ -310,7 +314,8 @@ class KrakenSimulator(FakeExchange):
 
     async def _query_orders(self, call: Call) -> web.StreamResponse:
         wanted = call.params.get("txid", "").split(",")
-        found = {t: self.orders[t] for t in wanted if t in self.orders and self.owner_of(t) == call.api_key}
+        found = {t: self.orders[t] for t in wanted if t in self.orders and self.owner_of(t) == call.api_key
+                 and call.params.get("userref") in (None, str(self.orders[t]["userref"]))}
         return self.answer(found) if found else self.answer(None, "EOrder:Unknown order")
 
     async def _open_orders(self, call: Call) -> web.StreamResponse:
