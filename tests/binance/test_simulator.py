@@ -175,3 +175,28 @@ async def test_spot_answer_follows_new_order_resp_type(sim: BinanceSimulator) ->
         _, full = await call(s, sim.url, "POST", "/api/v3/order", limit_buy("full-1"))
     assert set(ack) == {"symbol", "orderId", "orderListId", "clientOrderId", "transactTime"}
     assert "fills" not in result and result["status"] == "NEW" and full["fills"] == []
+
+
+async def test_concurrent_orders_of_many_brokers_are_each_signed_by_their_own_key(
+    t5_gateway: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """100 orders of 10 brokers at once through the gateway: the records name each order's signing key."""
+    import asyncio
+
+    from terminal5_binance import plugin
+
+    monkeypatch.setenv("TERMINAL5_BINANCE_CACHE_DIR", str(tmp_path / "cache"))
+    keys = {f"iso-key-{i}": f"iso-secret-{i}" for i in range(10)}
+    async with BinanceSimulator(keys) as sim:
+        gateway = await t5_gateway(plugin)
+        brokers = [await gateway.add_broker(user_id=1, exchange="binance", label=key, api_key=key, api_secret=secret,
+                                            base_url=sim.url) for key, secret in keys.items()]
+        owner = {f"iso-{b.id}-{n}": b.label for b in brokers for n in range(10)}
+        orders = await asyncio.gather(*(
+            gateway.place_order({"user_id": 1, "broker_id": int(cid.split("-")[1]), "symbol": "BTC/USDT",
+                                 "side": "buy", "type": "limit", "quantity": "0.001", "price": "29000",
+                                 "client_order_id": cid})
+            for cid in owner))
+        records = sim.records()
+    assert len(orders) == 100 and not records["refused"]
+    assert {cid: items[0]["api_key"] for cid, items in records["accepted"].items()} == owner
