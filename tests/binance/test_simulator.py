@@ -200,3 +200,15 @@ async def test_concurrent_orders_of_many_brokers_are_each_signed_by_their_own_ke
         records = sim.records()
     assert len(orders) == 100 and not records["refused"]
     assert {cid: items[0]["api_key"] for cid, items in records["accepted"].items()} == owner
+
+
+async def test_partial_fills_on_demand_over_the_control_route(sim: BinanceSimulator) -> None:
+    async with aiohttp.ClientSession() as s:
+        _, placed = await call(s, sim.url, "POST", "/api/v3/order", limit_buy("pf-1", quantity="0.02"))
+        async with s.post(f"{sim.url}/_sim/fill", json={"order_id": placed["orderId"], "quantity": "0.005",
+                                                         "price": "28990"}) as response:
+            assert response.status == 200
+        _, order = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "pf-1"})
+    assert (order["status"], order["executedQty"]) == ("PARTIALLY_FILLED", "0.005")
+    wallet = sim.wallet(KEY)
+    assert wallet.free["BTC"] == Decimal("1.005") and wallet.locked["USDT"] == Decimal("0.015") * 29000

@@ -132,3 +132,16 @@ def test_simulate_command_serves_kraken(tmp_path: Any) -> None:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert proc.returncode == 0
+
+
+async def test_partial_fills_on_demand_over_the_control_route(sim: KrakenSimulator) -> None:
+    async with aiohttp.ClientSession() as s:
+        client = Client(s, sim.url, KEY, OFFICIAL_SECRET)
+        placed = await client.post("/0/private/AddOrder", {"pair": "XBTUSD", "type": "buy", "ordertype": "limit",
+                                                            "price": "27500.0", "volume": "0.1", "userref": "7"})
+        (txid,) = placed["result"]["txid"]
+        async with s.post(f"{sim.url}/_sim/fill", json={"order_id": txid, "quantity": "0.04", "price": "27500"}) as r:
+            assert r.status == 200
+        order = (await client.post("/0/private/QueryOrders", {"txid": txid, "userref": "7"}))["result"][txid]
+    assert (order["status"], Decimal(order["vol_exec"]), Decimal(order["price"])) == ("open", Decimal("0.04"), 27500)
+    assert sim.wallet(KEY).free["XXBT"] == Decimal("1.54")
