@@ -103,14 +103,17 @@ async def test_orders_reserve_balances_and_cancels_release_them(sim: BinanceSimu
 
 async def test_accounts_are_separate_and_duplicates_refused(sim: BinanceSimulator) -> None:
     async with aiohttp.ClientSession() as s:
-        assert (await call(s, sim.url, "POST", "/api/v3/order", limit_buy("dup-1")))[0] == 200
+        status, first = await call(s, sim.url, "POST", "/api/v3/order", limit_buy("dup-1"))
+        assert status == 200
         assert await call(s, sim.url, "POST", "/api/v3/order", limit_buy("dup-1")) == (
             400, {"code": -2010, "msg": "Duplicate order sent."})
         # the same client id on another account is another order
         assert (await call(s, sim.url, "POST", "/api/v3/order", limit_buy("dup-1"), OTHER_KEY, OTHER_SECRET))[0] == 200
-        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": "1000"},
+        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": str(first["orderId"])},
                                   OTHER_KEY, OTHER_SECRET)
-        assert (status, body["code"]) == (400, -2013)
+        assert (status, body["code"]) == (400, -2013)  # another account's order is invisible
+        status, mine = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": str(first["orderId"])})
+        assert status == 200 and mine["clientOrderId"] == "dup-1"
         futures = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "0.010",
                    "price": "29000.0", "newClientOrderId": "fdup"}
         assert (await call(s, sim.url, "POST", "/fapi/v1/order", futures))[0] == 200

@@ -31,6 +31,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import time
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -116,7 +117,8 @@ class BinanceSimulator(FakeExchange):
         self.hedge_mode = False  # the accounts' futures position mode
         self.modifications: list[dict[str, str]] = []  # business params of every PUT /fapi/v1/order
         self.leverage = Decimal(20)
-        self._ids = itertools.count(1000)
+        # ids start from the clock: a restarted simulator never hands out an id a gateway already stored
+        self._ids = itertools.count(int(time.time()) * 1000)
         self._trade_ids = itertools.count(1)
         self._info_text: dict[bool, str] = {}
 

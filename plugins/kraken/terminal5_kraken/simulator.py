@@ -75,6 +75,8 @@ class KrakenSimulator(FakeExchange):
         #: (path, params without the nonce) of every authenticated private call
         self.calls: list[tuple[str, dict[str, str]]] = []
         self._ids = itertools.count(1)
+        # a per-run segment in every id: a restarted simulator never hands out an id a gateway already stored
+        self._run = base64.b32encode(secrets.token_bytes(5)).decode()[:5]
         self._ticks = itertools.count(1)
         self._pairs_text = ""
 
@@ -247,7 +249,7 @@ class KrakenSimulator(FakeExchange):
             return self.fail(call, "EOrder:Cost minimum not met")
         if params.get("validate") == "true":  # validated, nothing placed: a description and no txid
             return self.answer({"descr": {"order": f"{params['type']} {params['volume']} {info['altname']} @ {ordertype}"}})
-        txid = f"O{next(self._ids):05d}-SIMUL-KRAKEN"
+        txid = f"O{next(self._ids):05d}-{self._run}-SIMULK"
         side = params["type"]
         resting = Resting(order_id=txid, api_key=call.api_key, client_id=self.client_id_of(call), symbol=key,
                           side=side, quantity=volume, price=limit)
@@ -302,7 +304,7 @@ class KrakenSimulator(FakeExchange):
         fee = (quantity * price * TAKER_FEE).quantize(Decimal("0.00001"))
         order.update(vol_exec=f"{executed:f}", cost=f"{cost:f}", fee=f"{Decimal(order['fee']) + fee:f}",
                      price=f"{(cost / executed).normalize():f}" if executed else "0")
-        order.setdefault("trades", []).append(f"T{next(self._ids):05d}-SIMUL-TRADE0")
+        order.setdefault("trades", []).append(f"T{next(self._ids):05d}-{self._run}-SIMULT")
         resting = self.book.get(order_id)
         if resting is not None:
             info = self.pairs[resting.symbol]
