@@ -25,26 +25,34 @@ gives it:
   orders fill at), ``GET /_sim/health``.
 
 It proves the gateway's behaviour, not the exchange's: the wire format's evidence stays the cassettes.
+
+Layout: accounts and wallets live in ``fake_wallets``, fault rules and records in ``fake_faults``, the
+control route in ``fake_control``; this module (a little over 400 lines, on purpose) keeps the one class a
+simulator subclasses whole: lifecycle, dispatch with its fault hooks, and the entry points to the rest.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import secrets
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any, ClassVar
 
 import attrs
 from aiohttp import web
 
 from terminal5 import jsonutil
+from terminal5.testing.fake_control import control
+from terminal5.testing.fake_faults import FAULT_KINDS, Accepted, FaultRule, Refused
+from terminal5.testing.fake_wallets import Account, Resting, Wallet, accounts_from, load_accounts
+
+__all__ = ["FAULT_KINDS", "Accepted", "Account", "Call", "FakeExchange", "FaultRule", "Refused", "Resting", "Route",
+           "Wallet", "accounts_from", "json_body", "load_accounts"]
 
 LOOPBACK_HOSTS = ("127.0.0.1", "::1", "localhost")
 #: a runaway client stops here instead of looping forever
@@ -55,185 +63,8 @@ DEFAULT_MAX_SECONDS = 3600.0
 DEFAULT_HOLD_SECONDS = 30.0
 CONTROL_PREFIX = "/_sim/"
 ROLES = ("place", "lookup", "cancel", "other")
-FAULT_KINDS = ("latency", "timeout", "error", "rate_limit", "drop", "not_found", "unknown_status")
-#: kinds that act after the route handler ran (the order is accepted) unless ``after_accept`` says otherwise
-_AFTER_BY_DEFAULT = frozenset({"drop", "timeout"})
 
 Handler = Callable[["Call"], Awaitable[web.StreamResponse]]
-
-
-# --- accounts and wallets ------------------------------------------------------------------------------
-
-
-@attrs.define
-class Account:
-    """One account of the simulated exchange: its keys, exchange-specific extras (a passphrase…) and
-    opening balances (``None``: the simulator's defaults)."""
-
-    api_key: str
-    api_secret: str
-    extra: dict[str, str] = attrs.field(factory=dict)
-    balances: dict[str, Decimal] | None = None
-
-
-def accounts_from(items: Iterable[Account] | Mapping[str, str] | None) -> list[Account]:
-    if items is None:
-        return []
-    if isinstance(items, Mapping):
-        return [Account(api_key=k, api_secret=v) for k, v in items.items()]
-    return list(items)
-
-
-def load_accounts(path: str | Path) -> list[Account]:
-    """Accounts from a JSON file: a list (or ``{"accounts": [...]}``) of objects with ``api_key``,
-    ``api_secret`` and optionally ``extra`` (an object of strings) and ``balances`` (asset -> amount string).
-    """
-    data = jsonutil.loads(Path(path).read_text())
-    items = data.get("accounts", []) if isinstance(data, dict) else data
-    accounts = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not item.get("api_key") or not item.get("api_secret"):
-            raise ValueError(f"{path}: account #{i} needs api_key and api_secret")
-        balances = item.get("balances")
-        accounts.append(
-            Account(
-                api_key=str(item["api_key"]),
-                api_secret=str(item["api_secret"]),
-                extra={str(k): str(v) for k, v in (item.get("extra") or {}).items()},
-                balances={str(a): Decimal(str(v)) for a, v in balances.items()} if balances else None,
-            )
-        )
-    return accounts
-
-
-@attrs.define
-class Wallet:
-    """Free and locked amounts per asset. Orders reserve (free -> locked), fills move, cancels release."""
-
-    free: dict[str, Decimal] = attrs.field(factory=dict)
-    locked: dict[str, Decimal] = attrs.field(factory=dict)
-
-    def available(self, asset: str) -> Decimal:
-        return self.free.get(asset, Decimal(0))
-
-    def reserve(self, asset: str, amount: Decimal) -> bool:
-        if amount > self.available(asset):
-            return False
-        self.free[asset] = self.available(asset) - amount
-        self.locked[asset] = self.locked.get(asset, Decimal(0)) + amount
-        return True
-
-    def release(self, asset: str, amount: Decimal) -> None:
-        amount = min(amount, self.locked.get(asset, Decimal(0)))
-        self.locked[asset] = self.locked.get(asset, Decimal(0)) - amount
-        self.free[asset] = self.available(asset) + amount
-
-    def spend_locked(self, asset: str, amount: Decimal) -> None:
-        self.locked[asset] = self.locked.get(asset, Decimal(0)) - amount
-
-    def credit(self, asset: str, amount: Decimal) -> None:
-        self.free[asset] = self.available(asset) + amount
-
-    def assets(self) -> list[str]:
-        return sorted(set(self.free) | set(self.locked))
-
-
-@attrs.define
-class Resting:
-    """The generic state of one order the simulator accepted; its native payload lives beside it."""
-
-    order_id: Any
-    api_key: str
-    client_id: str | None
-    symbol: str
-    side: str  # "buy" | "sell"
-    quantity: Decimal
-    price: Decimal | None
-    reserved_asset: str | None = None
-    reserve_price: Decimal | None = None  # the price a buy reserved its quote at
-    reserved: Decimal = Decimal(0)
-    filled: Decimal = Decimal(0)
-    is_open: bool = True
-
-    @property
-    def remaining(self) -> Decimal:
-        return self.quantity - self.filled
-
-
-# --- faults and records -------------------------------------------------------------------------------
-
-
-@attrs.define
-class FaultRule:
-    """One fault knob. ``endpoint`` is a route's endpoint name, ``*`` (every route) or ``@<role>``.
-
-    kinds: ``latency`` (wait ``delay`` then serve), ``timeout`` (hold the answer ``delay`` seconds; after
-    the order was accepted unless ``after_accept=False``), ``error`` (HTTP ``status`` with the exchange's
-    JSON error body or an HTML page, ``body="html"``), ``rate_limit`` (``status`` 429 or 418 with
-    ``Retry-After: retry_after``), ``drop`` (close the connection unanswered; after accepting by default),
-    ``not_found`` (answer the exchange's "unknown order"), ``unknown_status`` (accept and report the
-    native status ``value``).
-    ``times``: how many requests it hits (``None``: unlimited); ``probability``: chance per matching request.
-    """
-
-    endpoint: str
-    kind: str
-    times: int | None = 1
-    probability: float = 1.0
-    after_accept: bool | None = None
-    delay: float = 0.0
-    status: int = 500
-    body: str = "json"
-    retry_after: float | None = None
-    value: str = ""
-    hits: int = 0
-
-    def __attrs_post_init__(self) -> None:
-        if self.kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind {self.kind!r}: one of {', '.join(FAULT_KINDS)}")
-        if self.body not in ("json", "html"):
-            raise ValueError("fault body: json or html")
-        if not 0.0 <= self.probability <= 1.0:
-            raise ValueError("fault probability: between 0 and 1")
-        if self.times is not None and self.times < 1:
-            raise ValueError("fault times: at least 1, or null for unlimited")
-
-    @property
-    def after(self) -> bool:
-        return self.kind in _AFTER_BY_DEFAULT if self.after_accept is None else self.after_accept
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FaultRule:
-        known = {a.name for a in attrs.fields(cls)} - {"hits"}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown fault field(s): {', '.join(sorted(unknown))}")
-        values = dict(data)
-        for name in ("delay", "probability", "retry_after"):
-            if values.get(name) is not None:
-                values[name] = float(values[name])
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        return attrs.asdict(self)
-
-
-@attrs.frozen
-class Accepted:
-    order_id: str
-    api_key: str
-    endpoint: str
-    at_ms: int
-
-
-@attrs.frozen
-class Refused:
-    endpoint: str
-    api_key: str
-    client_id: str | None
-    code: str
-    reason: str
-    duplicate: bool = False
 
 
 @attrs.define
@@ -374,41 +205,16 @@ class FakeExchange:
 
     def reserve_order(self, resting: Resting, *, base: str, quote: str, price: Decimal) -> bool:
         """Reserve what ``resting`` may spend: a buy locks quote at ``price``, a sell locks base."""
-        wallet = self.wallet(resting.api_key)
-        if resting.side == "buy":
-            amount, asset = resting.quantity * price, quote
-            resting.reserve_price = price
-        else:
-            amount, asset = resting.quantity, base
-        if not wallet.reserve(asset, amount):
-            return False
-        resting.reserved_asset, resting.reserved = asset, amount
-        return True
+        return self.wallet(resting.api_key).hold_for(resting, base=base, quote=quote, price=price)
 
     def settle_fill(self, resting: Resting, quantity: Decimal, price: Decimal, *, base: str, quote: str,
                     fee: Decimal = Decimal(0)) -> None:
         """Move the wallet for a fill of ``quantity`` at ``price`` (``fee`` in the quote asset)."""
-        wallet = self.wallet(resting.api_key)
-        if resting.side == "buy":
-            locked = quantity * (resting.reserve_price or price)
-            wallet.spend_locked(quote, min(locked, resting.reserved))
-            resting.reserved -= min(locked, resting.reserved)
-            wallet.credit(quote, locked - quantity * price - fee)
-            wallet.credit(base, quantity)
-        else:
-            wallet.spend_locked(base, min(quantity, resting.reserved))
-            resting.reserved -= min(quantity, resting.reserved)
-            wallet.credit(quote, quantity * price - fee)
-        resting.filled += quantity
-        if resting.filled >= resting.quantity:
-            resting.is_open = False
+        self.wallet(resting.api_key).settle(resting, quantity, price, base=base, quote=quote, fee=fee)
 
     def release_order(self, resting: Resting) -> None:
         """The order left the book (cancelled, expired, filled): what it still holds comes back."""
-        if resting.reserved_asset and resting.reserved:
-            self.wallet(resting.api_key).release(resting.reserved_asset, resting.reserved)
-        resting.reserved = Decimal(0)
-        resting.is_open = False
+        self.wallet(resting.api_key).release_for(resting)
 
     def now_ms(self) -> int:
         return int(time.time() * 1000)
@@ -573,33 +379,7 @@ class FakeExchange:
         return params
 
     async def _control(self, request: web.Request) -> web.StreamResponse:
-        path, method = request.path[len(CONTROL_PREFIX):], request.method
-        try:
-            data = await request.json(loads=jsonutil.loads) if request.can_read_body else {}
-            if (method, path) == ("GET", "records"):
-                return web.json_response(self.records(), dumps=jsonutil.dumps)
-            if (method, path) == ("GET", "health"):
-                return web.json_response({"exchange": self.name, "requests": self.request_count,
-                                          "uptime_s": round(time.monotonic() - self.started_at, 3),
-                                          "max_seconds": self.max_seconds})
-            if path == "faults":
-                if method == "POST":
-                    for item in data if isinstance(data, list) else [data]:
-                        self.add_fault(item)
-                elif method == "DELETE":
-                    self.clear_faults()
-                return web.json_response([f.to_dict() for f in self.faults])
-            if (method, path) == ("POST", "fill"):
-                self.fill(self.order_id_from(data["order_id"]), Decimal(str(data["quantity"])),
-                          Decimal(str(data["price"])) if data.get("price") is not None
-                          else self.price_of(str(data.get("symbol", ""))))
-                return web.json_response({"ok": True})
-            if (method, path) == ("POST", "price"):
-                self.prices[str(data["symbol"])] = Decimal(str(data["price"]))
-                return web.json_response({"ok": True})
-        except (KeyError, ValueError, TypeError, NotImplementedError, json.JSONDecodeError) as exc:
-            return web.json_response({"error": f"{type(exc).__name__}: {exc}"}, status=400)
-        return web.json_response({"error": f"no control route {method} {request.path}"}, status=404)
+        return await control(self, request, request.path[len(CONTROL_PREFIX):])
 
     def order_id_from(self, value: Any) -> Any:
         """The book's key for an order id given over the control route (as text)."""
