@@ -23,6 +23,9 @@ Matching: one book per symbol around a last price (``last`` for the BTC markets,
 the generated ones; ``POST /_sim/price`` changes it), bid and ask ``HALF_SPREAD`` away; market orders and
 crossing limits fill at the touch, IOC/FOK leftovers expire, other orders rest until ``fill`` (or
 ``POST /_sim/fill``) fills them, partly or fully. Accounts are separate: each sees only its own orders.
+
+Size: one class serving two products (spot, USDⓈ-M with its algo orders) and Binance's refusal rules in
+the order Binance applies them, hence ~700 lines; the market metadata lives in ``sim_markets``.
 """
 
 from __future__ import annotations
