@@ -563,21 +563,44 @@ def cmd_keygen(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
-    from terminal5.daemon.simulator import parse_accounts, serve
+    """``simulate``: the loopback exchange, or a plugin's native simulator (``register_simulators``)."""
+    from terminal5.daemon.extra import build_hooks
+    from terminal5.daemon.simulator import parse_accounts, run
+    from terminal5.testing.fake_exchange import Account, FaultRule, load_accounts
+    from terminal5.testing.loopback_server import LoopbackExchange
 
     try:
-        accounts = parse_accounts(args.account or [])
-    except ValueError as exc:
+        accounts = [Account(api_key=k, api_secret=v) for k, v in parse_accounts(args.account or []).items()]
+        if args.accounts:
+            accounts += load_accounts(args.accounts)
+        faults = []
+        if args.faults:
+            text = Path(args.faults).read_text() if not args.faults.lstrip().startswith(("[", "{")) else args.faults
+            data = jsonutil.loads(text)
+            faults = [FaultRule.from_dict(item) for item in (data if isinstance(data, list) else [data])]
+    except (OSError, ValueError, TypeError) as exc:
         raise CliError(str(exc)) from None
+    factories: dict[str, Any] = {"loopback": LoopbackExchange}
+    if args.exchange != "loopback":
+        factories.update(build_hooks(_settings(), extra=args.plugin or ()).simulators())
+    if args.exchange not in factories:
+        raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories))}); "
+                       "install the exchange's plugin")
+    sim = factories[args.exchange](accounts=accounts, port=args.port, max_seconds=args.max_seconds,
+                                   faults=faults, seed=args.seed)
+    sim.ensure_account()
 
-    def announce(sim: Any, accounts: dict[str, str]) -> None:
-        info = {"url": sim.url, "accounts": [{"api_key": k, "api_secret": v} for k, v in accounts.items()],
-                "max_seconds": args.max_seconds}
-        out.emit(info, lambda d: f"loopback exchange simulator on {d['url']} (stops after {d['max_seconds']:.0f}s)\n"
+    def announce(sim: Any) -> None:
+        info = {"exchange": sim.name, "url": sim.url, "max_seconds": args.max_seconds,
+                "control": f"{sim.url}/_sim/records",
+                "accounts": [{"api_key": a.api_key, "api_secret": a.api_secret, **({"extra": a.extra} if a.extra else {})}
+                             for a in sim.accounts.values()]}
+        out.emit(info, lambda d: f"{d['exchange']} simulator on {d['url']} (stops after {d['max_seconds']:.0f}s; "
+                 f"records: {d['control']})\n"
                  + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}" for a in d["accounts"]))
         out.stdout.flush()
 
-    requests = asyncio.run(serve(accounts, port=args.port, max_seconds=args.max_seconds, announce=announce))
+    requests = asyncio.run(run(sim, announce))
     out.note(f"simulator stopped after {requests} request(s)")
     return 0
 
@@ -773,9 +796,15 @@ def build_parser() -> argparse.ArgumentParser:
     add("migrate", "create or upgrade the database schema").set_defaults(func=cmd_migrate)
     add("keygen", "print a new master key (TERMINAL5_MASTER_KEY)").set_defaults(func=cmd_keygen)
 
-    p = add("simulator", "serve the loopback exchange simulator on 127.0.0.1")
+    p = add("simulate", "serve a simulated exchange on 127.0.0.1 (loopback, or an installed plugin's own)",
+            aliases=["simulator"])
+    p.add_argument("--exchange", default="loopback", metavar="NAME",
+                   help="loopback (default) or an installed exchange whose plugin ships a simulator, e.g. binance")
     p.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
     p.add_argument("--account", action="append", metavar="KEY:SECRET", help="a test account (default: one random)")
+    p.add_argument("--accounts", metavar="FILE", help="JSON list of {api_key, api_secret, extra?, balances?}")
+    p.add_argument("--faults", metavar="FILE|JSON", help="fault rules to start with (see /_sim/faults)")
+    p.add_argument("--seed", type=int, help="seed of the probabilistic faults")
     p.add_argument("--max-seconds", type=float, default=3600.0, metavar="SECONDS",
                    help="stop by itself after this many seconds (default %(default)s)")
     p.set_defaults(func=cmd_simulator)

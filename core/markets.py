@@ -7,7 +7,9 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import Any
 
+import attrs
 from loguru import logger
 
 from terminal5 import jsonutil
@@ -33,6 +35,13 @@ class MarketBook:
 Loader = Callable[[], Awaitable[list[Market]]]
 
 
+def _market_from_cache(data: dict[str, Any]) -> Market:
+    """``info`` is the exchange's raw metadata (lists, nested objects): kept as read, not structured with
+    the strict converter (which takes flat objects only, as for ``extra_params``)."""
+    info = data.pop("info", None) or {}
+    return attrs.evolve(converter.structure(data, Market), info=info)
+
+
 class MarketCache:
     def __init__(self, cache_dir: Path | None, ttl_seconds: float = 3600.0) -> None:
         self.cache_dir = cache_dir
@@ -55,7 +64,7 @@ class MarketCache:
             fetched = int(data["fetched_at"])
             if time.time() - fetched > self.ttl:
                 return None
-            return fetched, MarketBook(converter.structure(m, Market) for m in data["markets"])
+            return fetched, MarketBook(_market_from_cache(m) for m in data["markets"])
         except Exception as exc:  # a corrupt cache is refetched, never fatal
             logger.warning("market cache {} unreadable ({}); refetching", path, exc)
             return None

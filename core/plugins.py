@@ -7,7 +7,7 @@ tests and embedders get isolated instances.
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -265,6 +265,23 @@ class Hooks:
         except ValueError:
             logger.error("normalize_status for {} returned {!r}, not a status", exchange, status)
             return None
+
+    def simulators(self) -> dict[str, Callable[..., Any]]:
+        """exchange name -> the factory of its native simulator (``register_simulators``)."""
+        found: dict[str, Callable[..., Any]] = {}
+        owners: dict[str, str] = {}
+        for impl in self.pm.hook.register_simulators.get_hookimpls():
+            dist = self.distributions.get(impl.plugin_name, impl.plugin_name)
+
+            def register(name: str, factory: Callable[..., Any], _dist: str = dist) -> None:
+                if not callable(factory):
+                    raise PluginError(f"{_dist}: register({name!r}, …) takes a callable simulator factory")
+                if name in found:
+                    raise PluginError(f"a simulator for {name!r} is provided by two plugins: {owners[name]} and {_dist}")
+                found[name], owners[name] = factory, _dist
+
+            impl.function(register=register)
+        return found
 
     # operations
     def alert(self, alert: Alert) -> None:

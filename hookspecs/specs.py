@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     )
     from terminal5.errors import ExchangeError
     from terminal5.models import Market, Order, OrderRequest, OrderStatus
+    from terminal5.testing.fake_exchange import FakeExchange
 
 
 # --- discovery ----------------------------------------------------------------------------------------
@@ -202,4 +203,36 @@ def alert(alert: Alert) -> None:
     Every implementation is called (this is not ``firstresult``); an alert sink (Discord, Slack,
     e-mail…) is just a plugin implementing this hook. The core has already de-duplicated by
     ``alert.key``. Must not block for long and must not raise; the core logs and swallows errors.
+    """
+
+
+# --- trying an exchange without an account ------------------------------------------------------------
+
+
+@hookspec
+def register_simulators(register: Callable[[str, Callable[..., FakeExchange]], None]) -> None:
+    """Offer a native simulator of your exchange, served by ``terminal5 simulate --exchange NAME``.
+
+    Call ``register(name, factory)`` with the exchange name you registered and a factory building your
+    simulator (a ``terminal5.testing.fake_exchange.FakeExchange`` subclass, not started). The core calls
+    ``factory(accounts=..., port=..., max_seconds=..., faults=..., seed=...)``: ``accounts`` is a list of
+    ``Account`` (empty: your simulator makes a demo account), ``faults`` a list of ``FaultRule``.
+
+    The simulator serves your exchange's native REST endpoints on 127.0.0.1 with its real field names,
+    error envelopes, codes and HTTP statuses, checks signatures as the exchange documents them, and
+    stops by itself after ``max_seconds``. Import your simulator module inside the factory, so loading
+    the plugin in the gateway never imports the test server.
+
+    Two plugins registering a simulator for the same name is an error naming both distributions.
+
+    Example::
+
+        @hookimpl
+        def register_simulators(register):
+            def factory(**options):
+                from terminal5_okx.simulator import OkxSimulator
+                return OkxSimulator(**options)
+            register("okx", factory)
+
+    Returns nothing.
     """

@@ -33,6 +33,7 @@ from terminal5.errors import (
 )
 from terminal5.models import OrderStatus
 from terminal5.testing.conformance import assert_unified_order, check_status_table
+from terminal5.testing.exchange_checks import ExchangeSideChecks
 
 
 @attrs.define
@@ -59,6 +60,9 @@ class ChecklistTarget:
     )
     #: (spot_symbol) -> a sequence the test can await to make the exchange report an unknown status
     unknown_status_value: str = "SOMETHING_NEW"
+    #: base URL of the simulator behind ``broker`` (terminal5.testing.fake_exchange): enables the
+    #: exchange-side checks of terminal5.testing.exchange_checks
+    simulator_url: str | None = None
 
     def order(self, **fields: Any) -> dict[str, Any]:
         data = {
@@ -74,8 +78,9 @@ class ChecklistTarget:
         return {k: v for k, v in data.items() if v is not None}
 
 
-class ExchangeChecklist:
-    """Inherit, provide the ``checklist`` fixture, and every item below runs for your exchange."""
+class ExchangeChecklist(ExchangeSideChecks):
+    """Inherit, provide the ``checklist`` fixture, and every item below runs for your exchange (with the
+    exchange-side checks when the target names its ``simulator_url``)."""
 
     @staticmethod
     @contextlib.contextmanager

@@ -1,20 +1,25 @@
-"""A loopback exchange: a small signed JSON REST exchange served on 127.0.0.1, with fault injection.
+"""The loopback exchange: a small signed JSON REST exchange (the template plugin's protocol), built on the
+fake-exchange base (``terminal5.testing.fake_exchange``).
 
 It verifies every private request's HMAC against its own account table and records which key signed
 each order, so tests can prove that concurrent orders of many accounts were each signed with their own
-key. It binds only to loopback, serves a bounded number of requests and stops with its context manager.
+key. Like every simulator it binds only to loopback, serves a bounded number of requests, stops by itself
+after ``max_seconds`` and offers the control route (``/_sim/records``, ``/_sim/faults``, ``/_sim/fill``).
+
+Protocol: headers ``X-LB-KEY``, ``X-LB-TS``, ``X-LB-SIGN`` (hex HMAC-SHA256 of ts + method + path?query +
+body); ``GET /api/public/markets``, ``GET /api/public/time``; ``POST|GET|DELETE /api/order``,
+``GET /api/openOrders``, ``GET /api/balances``; errors ``{"code": "...", "msg": "..."}``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import itertools
 import json
 import time
-from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,11 +27,14 @@ import attrs
 from aiohttp import web
 
 from terminal5 import jsonutil
+from terminal5.testing.fake_exchange import Account, Call, FakeExchange, FaultRule, Route, json_body
 
 KEY_HEADER = "X-LB-KEY"
 TS_HEADER = "X-LB-TS"
 SIGN_HEADER = "X-LB-SIGN"
 MAX_REQUESTS = 200_000  # a runaway test stops here instead of looping forever
+ORDER_PATH = "/api/order"
+OPEN = ("NEW", "PARTIALLY_FILLED")
 
 
 def signature(secret: str, timestamp: str, method: str, path_qs: str, body: str) -> str:
@@ -35,7 +43,7 @@ def signature(secret: str, timestamp: str, method: str, path_qs: str, body: str)
 
 @attrs.define
 class Fault:
-    """One injected fault, consumed by the next matching request.
+    """One injected fault, consumed by the next matching request (the loopback's own vocabulary).
 
     kind: ``timeout_after_accept`` (accept the order, answer after ``delay`` seconds),
     ``error_after_accept`` (accept, answer HTTP ``status``), ``error_before_accept`` (answer HTTP
@@ -44,11 +52,23 @@ class Fault:
     """
 
     kind: str
-    path: str = "/api/order"
+    path: str = ORDER_PATH
     method: str = "POST"
     delay: float = 0.0
     status: int = 500
     value: str = ""
+
+    def rule(self, endpoint: str) -> FaultRule:
+        """The same fault in the base's vocabulary."""
+        kind, after = {
+            "timeout_after_accept": ("timeout", True),
+            "error_after_accept": ("error", True),
+            "error_before_accept": ("error", False),
+            "drop_after_accept": ("drop", True),
+            "status": ("unknown_status", True),
+        }[self.kind]
+        return FaultRule(endpoint=endpoint, kind=kind, after_accept=after, delay=self.delay, status=self.status,
+                         value=self.value)
 
 
 @attrs.define
@@ -93,55 +113,56 @@ DEFAULT_MARKETS = [
 ]
 
 
-class LoopbackExchange:
-    """``async with LoopbackExchange(accounts={"key": "secret"}) as ex: ex.url``"""
+class LoopbackExchange(FakeExchange):
+    """``async with LoopbackExchange(accounts={"key": "secret"}) as ex: ex.url``
 
-    def __init__(self, accounts: Mapping[str, str] | None = None, *, host: str = "127.0.0.1") -> None:
-        if host not in ("127.0.0.1", "::1", "localhost"):
-            raise ValueError("the loopback exchange only binds to loopback addresses")
-        self.accounts: dict[str, str] = dict(accounts or {})
-        self.host = host
-        self.port = 0
+    Balances are reported, not reserved (the toy exchange refuses only absurd notionals); the native
+    simulators of the real plugins reserve and settle them.
+    """
+
+    name = "loopback"
+    default_balances = {"USDT": "10000", "BTC": "1"}
+    default_price = Decimal("100")
+
+    def __init__(
+        self, accounts: Iterable[Account] | Mapping[str, str] | None = None, *, host: str = "127.0.0.1",
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("max_requests", MAX_REQUESTS)
+        super().__init__(accounts, host=host, **kwargs)
         self.markets = [dict(m) for m in DEFAULT_MARKETS]
         self.orders: dict[str, dict[str, Any]] = {}
         self.owner: dict[str, str] = {}  # order id -> api key
         self.placed: list[PlacedOrder] = []
         self.attempts: Counter[str] = Counter()  # every order POST per client id, accepted or not
-        self.faults: list[Fault] = []
-        self.requests = 0
         self.bad_signatures = 0
         self.hidden_for: float = 0.0  # a fresh order is "not found" for this long (eventual consistency)
         self._ids = itertools.count(1000)
-        self._runner: web.AppRunner | None = None
-        self._pending: set[asyncio.Task[Any]] = set()
-        self.balances: dict[str, dict[str, str]] = defaultdict(lambda: {"USDT": "10000", "BTC": "1"})
 
-    # --- lifecycle -------------------------------------------------------------------------------
+    def routes(self) -> list[Route]:
+        return [
+            Route("GET", "/api/public/markets", self._markets, "markets", private=False),
+            Route("GET", "/api/public/time", self._time, "time", private=False),
+            Route("POST", ORDER_PATH, self._place_route, "order.place", role="place"),
+            Route("GET", ORDER_PATH, self._query, "order.get", role="lookup"),
+            Route("DELETE", ORDER_PATH, self._cancel, "order.cancel", role="cancel"),
+            Route("GET", "/api/openOrders", self._open_orders, "orders.open", role="lookup"),
+            Route("GET", "/api/balances", self._balances, "balances"),
+        ]
+
     @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+    def requests(self) -> int:
+        return self.request_count
 
-    async def __aenter__(self) -> LoopbackExchange:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        sockets = site._server.sockets  # type: ignore[union-attr]
-        self.port = sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        for task in list(self._pending):
-            task.cancel()
-        if self._runner is not None:
-            await self._runner.cleanup()
+    @property
+    def balances(self) -> dict[str, dict[str, Decimal]]:
+        """api key -> free amounts (the wallets of the base)."""
+        return {key: self.wallet(key).free for key in self.wallets}
 
     # --- test controls -----------------------------------------------------------------------------
     def inject(self, fault: Fault) -> None:
-        self.faults.append(fault)
+        route = self._routes.get((fault.method, fault.path))
+        self.add_fault(fault.rule(route.endpoint if route else f"{fault.method} {fault.path}"))
 
     def fill(self, order_id: str, quantity: Decimal, price: Decimal | None = None, fee: Decimal = Decimal(0)) -> None:
         order = self.orders[order_id]
@@ -150,7 +171,7 @@ class LoopbackExchange:
         order["avgPrice"] = str(price or Decimal(order.get("price") or "0"))
         order["fee"] = str(Decimal(order.get("fee", "0")) + fee)
         order["status"] = "FILLED" if filled >= Decimal(order["origQty"]) else "PARTIALLY_FILLED"
-        order["updateTime"] = int(time.time() * 1000)
+        order["updateTime"] = self.now_ms()
 
     def signed_by(self) -> dict[str, str]:
         """client id -> the API key that signed its placement."""
@@ -159,89 +180,63 @@ class LoopbackExchange:
     def placements(self, client_id: str) -> int:
         return sum(1 for p in self.placed if p.order["clientId"] == client_id)
 
-    # --- request handling ------------------------------------------------------------------------
-    def _fault_for(self, request: web.Request) -> Fault | None:
-        for fault in self.faults:
-            if fault.path == request.path and fault.method == request.method:
-                self.faults.remove(fault)
-                return fault
-        return None
+    # --- the signature check --------------------------------------------------------------------------
+    def presented_key(self, request: web.Request) -> str:
+        return request.headers.get(KEY_HEADER, "")
 
-    @staticmethod
-    def _error(status: int, code: str, msg: str) -> web.Response:
-        return web.json_response({"code": code, "msg": msg}, status=status)
+    def client_id_of(self, call: Call) -> str | None:
+        try:
+            return str(jsonutil.loads(call.body).get("clientId"))
+        except (ValueError, AttributeError):
+            return None
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
-        self.requests += 1
-        if self.requests > MAX_REQUESTS:
-            return self._error(503, "OVERLOAD", "request budget of this test server exhausted")
-        body = await request.text()
-        if request.path.startswith("/api/public/"):
-            return await self._public(request)
-        key = request.headers.get(KEY_HEADER, "")
-        secret = self.accounts.get(key)
-        if secret is None:
-            return self._error(401, "INVALID_KEY", "unknown api key")
-        expected = signature(secret, request.headers.get(TS_HEADER, ""), request.method, request.path_qs, body)
+    async def authenticate(self, call: Call) -> Account | web.StreamResponse:
+        request = call.request
+        account = self.accounts.get(self.presented_key(request))
+        if account is None:
+            return self.error_response(401, "INVALID_KEY", "unknown api key")
+        expected = signature(account.api_secret, request.headers.get(TS_HEADER, ""), request.method,
+                             request.path_qs, call.body)
         if not hmac.compare_digest(expected, request.headers.get(SIGN_HEADER, "")):
             self.bad_signatures += 1
-            return self._error(401, "BAD_SIGNATURE", "signature does not match")
-        fault = self._fault_for(request)
-        if fault and fault.kind == "error_before_accept":
-            if request.method == "POST" and request.path == "/api/order":
-                self.attempts[str(jsonutil.loads(body).get("clientId"))] += 1
-            return self._error(fault.status, "SERVER_ERROR", "injected failure before accept")
-        route = (request.method, request.path)
-        if route == ("POST", "/api/order"):
-            payload = jsonutil.loads(body) if body else {}
-            self.attempts[str(payload.get("clientId"))] += 1
-            response = self._place(key, payload, fault)
-        elif route == ("GET", "/api/order"):
-            response = self._query(key, request.query)
-        elif route == ("DELETE", "/api/order"):
-            response = self._cancel(key, request.query)
-        elif route == ("GET", "/api/openOrders"):
-            mine = [
-                o
-                for oid, o in self.orders.items()
-                if self.owner[oid] == key and o["status"] in ("NEW", "PARTIALLY_FILLED")
-            ]
-            symbol = request.query.get("symbol")
-            response = web.json_response([o for o in mine if symbol is None or o["symbol"] == symbol])
-        elif route == ("GET", "/api/balances"):
-            response = web.json_response(self.balances[key])
-        else:
-            return self._error(404, "NO_ROUTE", f"no route {request.method} {request.path}")
-        if fault and fault.kind == "timeout_after_accept":
-            await asyncio.sleep(fault.delay)
-        elif fault and fault.kind == "error_after_accept":
-            return self._error(fault.status, "SERVER_ERROR", "injected failure after accept")
-        elif fault and fault.kind == "drop_after_accept":
-            assert request.transport is not None
-            request.transport.close()
-            return web.Response(status=500)
-        return response
+            return self.error_response(401, "BAD_SIGNATURE", "signature does not match")
+        if call.route.role == "place":
+            self.attempts[str(self.client_id_of(call))] += 1
+        return account
 
-    async def _public(self, request: web.Request) -> web.Response:
-        if request.path == "/api/public/markets":
-            return web.json_response(self.markets)
-        if request.path == "/api/public/time":
-            return web.json_response({"serverTime": int(time.time() * 1000)})
-        return self._error(404, "NO_ROUTE", request.path)
+    # --- routes -------------------------------------------------------------------------------------
+    async def _markets(self, call: Call) -> web.StreamResponse:
+        return web.json_response(self.markets)
 
-    def _place(self, key: str, body: dict[str, Any], fault: Fault | None) -> web.Response:
+    async def _time(self, call: Call) -> web.StreamResponse:
+        return web.json_response({"serverTime": self.now_ms()})
+
+    async def _balances(self, call: Call) -> web.StreamResponse:
+        return web.json_response({a: str(v) for a, v in self.wallet(call.api_key).free.items()})
+
+    async def _open_orders(self, call: Call) -> web.StreamResponse:
+        symbol = call.request.query.get("symbol")
+        mine = [o for oid, o in self.orders.items() if self.owner[oid] == call.api_key and o["status"] in OPEN]
+        return web.json_response([self._public_view(o) for o in mine if symbol is None or o["symbol"] == symbol])
+
+    async def _place_route(self, call: Call) -> web.StreamResponse:
+        body = jsonutil.loads(call.body) if call.body else {}
+        return self._place(call.api_key, body, call)
+
+    def _place(self, key: str, body: dict[str, Any], call: Call) -> web.StreamResponse:
+        """Synchronous on purpose: tests wrap it to look at the database at the moment the order arrives."""
         for field in ("symbol", "side", "type", "quantity", "clientId"):
             if field not in body:
-                return self._error(400, "MISSING_PARAM", f"missing {field}")
-        if any(m["symbol"] == body["symbol"] for m in self.markets) is False:
-            return self._error(400, "BAD_SYMBOL", "unknown symbol")
+                return self.refuse(call, 400, "MISSING_PARAM", f"missing {field}")
+        if not any(m["symbol"] == body["symbol"] for m in self.markets):
+            return self.refuse(call, 400, "BAD_SYMBOL", "unknown symbol")
         for oid, existing in self.orders.items():
-            if self.owner[oid] == key and existing["clientId"] == body["clientId"]:
-                return self._error(409, "DUPLICATE", "client id already used")
+            if self.owner[oid] == call.api_key and existing["clientId"] == body["clientId"]:
+                return self.refuse(call, 409, "DUPLICATE", "client id already used", duplicate=True)
         if Decimal(str(body["quantity"])) * Decimal(str(body.get("price", "1"))) > Decimal("1000000000"):
-            return self._error(400, "INSUFFICIENT_FUNDS", "balance too low")
+            return self.refuse(call, 400, "INSUFFICIENT_FUNDS", "balance too low")
         oid = str(next(self._ids))
-        now_ms = int(time.time() * 1000)
+        now_ms = self.now_ms()
         order = {
             "orderId": oid,
             "clientId": body["clientId"],
@@ -255,18 +250,19 @@ class LoopbackExchange:
             "avgPrice": None,
             "fee": "0",
             "feeAsset": "USDT",
-            "status": fault.value if fault and fault.kind == "status" else "NEW",
+            "status": call.status_override or "NEW",
             "time": now_ms,
             "updateTime": now_ms,
             "visibleAfter": time.monotonic() + self.hidden_for,
         }
         if body["type"] == "MARKET":
             order["executedQty"] = order["origQty"]
-            order["avgPrice"] = "100"
+            order["avgPrice"] = str(self.price_of(body["symbol"]))
             order["status"] = "FILLED"
         self.orders[oid] = order
-        self.owner[oid] = key
-        self.placed.append(PlacedOrder(order=order, api_key=key, body=body))
+        self.owner[oid] = call.api_key
+        self.placed.append(PlacedOrder(order=order, api_key=call.api_key, body=body))
+        self.accept(call, body["clientId"], oid)
         return web.json_response(self._public_view(order))
 
     @staticmethod
@@ -285,22 +281,36 @@ class LoopbackExchange:
                 return order
         return None
 
-    def _query(self, key: str, query: Mapping[str, str]) -> web.Response:
-        order = self._find(key, query)
+    async def _query(self, call: Call) -> web.StreamResponse:
+        order = self._find(call.api_key, call.request.query)
         if order is None:
-            return self._error(404, "NOT_FOUND", "order does not exist")
+            return self.not_found_response(call)
         return web.json_response(self._public_view(order))
 
-    def _cancel(self, key: str, query: Mapping[str, str]) -> web.Response:
-        order = self._find(key, query)
+    async def _cancel(self, call: Call) -> web.StreamResponse:
+        order = self._find(call.api_key, call.request.query)
         if order is None:
-            return self._error(404, "NOT_FOUND", "order does not exist")
-        if order["status"] not in ("NEW", "PARTIALLY_FILLED"):
-            return self._error(400, "NOT_OPEN", "order is not open")
+            return self.not_found_response(call)
+        if order["status"] not in OPEN:
+            return self.error_response(400, "NOT_OPEN", "order is not open")
         order["status"] = "CANCELED"
-        order["updateTime"] = int(time.time() * 1000)
+        order["updateTime"] = self.now_ms()
         return web.json_response(self._public_view(order))
+
+    def not_found_response(self, call: Call) -> web.StreamResponse:
+        return self.error_response(404, "NOT_FOUND", "order does not exist")
+
+    def error_response(self, status: int, code: str, message: str) -> web.StreamResponse:
+        return self._error(status, code, message)
+
+    @staticmethod
+    def _error(status: int, code: str, msg: str) -> web.Response:
+        return web.json_response({"code": code, "msg": msg}, status=status)
 
 
 def dumps(data: Any) -> str:
     return json.dumps(data, separators=(",", ":"))
+
+
+__all__ = ["DEFAULT_MARKETS", "KEY_HEADER", "SIGN_HEADER", "TS_HEADER", "Fault", "LoopbackExchange",
+           "PlacedOrder", "json_body", "signature"]

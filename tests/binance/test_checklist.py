@@ -1,5 +1,5 @@
 """The seed's validation checklist, phases 1 to 7 (terminal5.testing.checklist), run for Binance through
-the real ``terminal5.gateway.Gateway`` against the loopback Binance of ``fake_binance.py`` (spot
+the real ``terminal5.gateway.Gateway`` against the shipped Binance simulator (``terminal5_binance.simulator``) (spot
 ``BTC/USDT`` and USDⓈ-M ``BTC/USDT:USDT``; signatures verified, nothing leaves 127.0.0.1).
 
 ``arrange(scenario)`` puts the fake in the state each scenario needs and, after the scenario, checks the
@@ -24,8 +24,7 @@ from terminal5.errors import AuthenticationError, UnsupportedParameterError
 from terminal5.models import OrderStatus
 from terminal5.testing.checklist import ChecklistTarget, ExchangeChecklist
 from terminal5_binance import constants, plugin
-
-from .fake_binance import FakeBinance
+from terminal5_binance.simulator import BinanceSimulator
 
 GOOD_KEY, GOOD_SECRET = "checklist-key", "checklist-secret"
 ORDER_PATHS = ("/api/v3/order", "/fapi/v1/order", "/fapi/v1/algoOrder")
@@ -76,11 +75,11 @@ SPOT_EDIT_REASON = (
 )
 
 
-def _order_posts(fake: FakeBinance) -> list[tuple[str, str]]:
+def _order_posts(fake: BinanceSimulator) -> list[tuple[str, str]]:
     return [(m, p) for m, p in fake.requests if m == "POST" and p in ORDER_PATHS]
 
 
-def _arrange(fake: FakeBinance, product: str) -> Callable[[str], contextlib.AbstractContextManager[None]]:
+def _arrange(fake: BinanceSimulator, product: str) -> Callable[[str], contextlib.AbstractContextManager[None]]:
     @contextlib.contextmanager
     def arrange(scenario: str) -> Iterator[None]:
         posts_before = len(_order_posts(fake))
@@ -123,14 +122,14 @@ def _arrange(fake: FakeBinance, product: str) -> Callable[[str], contextlib.Abst
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeBinance]:
-    async with FakeBinance({GOOD_KEY: GOOD_SECRET}, last=Decimal("43000")) as fake:
+async def fake() -> AsyncIterator[BinanceSimulator]:
+    async with BinanceSimulator({GOOD_KEY: GOOD_SECRET}, last=Decimal("43000")) as fake:
         yield fake
 
 
 @pytest.fixture
 async def brokers(
-    t5_gateway: Any, fake: FakeBinance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    t5_gateway: Any, fake: BinanceSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[Any, Any, Any]:
     # the plugin's exchangeInfo disk cache stays inside the test's directory
     monkeypatch.setenv("TERMINAL5_BINANCE_CACHE_DIR", str(tmp_path / "binance-cache"))
@@ -145,7 +144,7 @@ async def brokers(
     return gateway, good, bad
 
 
-def _target(fake: FakeBinance, brokers: tuple[Any, Any, Any], product: str) -> ChecklistTarget:
+def _target(fake: BinanceSimulator, brokers: tuple[Any, Any, Any], product: str) -> ChecklistTarget:
     gateway, good, bad = brokers
     common: dict[str, Any] = {
         "gateway": gateway,
@@ -163,6 +162,7 @@ def _target(fake: FakeBinance, brokers: tuple[Any, Any, Any], product: str) -> C
         "stop_price_above": "50000",
         "unsupported": {"edit": SPOT_EDIT_REASON} if product == "spot" else {},
         "arrange": _arrange(fake, product),
+        "simulator_url": fake.url,
     }
     if product == "spot":
         return ChecklistTarget(spot_symbol="BTC/USDT", limit_price="43000.10", quantity="0.001", **common)
@@ -174,11 +174,11 @@ class TestBinanceUsdmChecklist(ExchangeChecklist):
     endpoint, lookups after a timeout to /fapi/v1/order, "cannot pay" is -2019."""
 
     @pytest.fixture
-    def checklist(self, fake: FakeBinance, brokers: tuple[Any, Any, Any]) -> ChecklistTarget:
+    def checklist(self, fake: BinanceSimulator, brokers: tuple[Any, Any, Any]) -> ChecklistTarget:
         return _target(fake, brokers, "usdm")
 
     async def test_modify_changes_price_and_quantity_in_place(
-        self, checklist: ChecklistTarget, fake: FakeBinance
+        self, checklist: ChecklistTarget, fake: BinanceSimulator
     ) -> None:
         placed = await checklist.gateway.place_order(checklist.order(client_order_id="ck-modify"))
         edited = await checklist.gateway.edit_order(
@@ -193,7 +193,7 @@ class TestBinanceUsdmChecklist(ExchangeChecklist):
         assert stored.quantity == Decimal("0.006") and stored.raw["price"] == "42999.9"
 
     async def test_off_tick_modification_is_refused_before_sending(
-        self, checklist: ChecklistTarget, fake: FakeBinance
+        self, checklist: ChecklistTarget, fake: BinanceSimulator
     ) -> None:
         from terminal5.errors import InvalidOrder
 
@@ -207,12 +207,12 @@ class TestBinanceUsdmChecklist(ExchangeChecklist):
 
 class TestBinanceChecklist(ExchangeChecklist):
     @pytest.fixture
-    def checklist(self, fake: FakeBinance, brokers: tuple[Any, Any, Any]) -> ChecklistTarget:
+    def checklist(self, fake: BinanceSimulator, brokers: tuple[Any, Any, Any]) -> ChecklistTarget:
         return _target(fake, brokers, "spot")
 
     # --- Binance specifics beyond the shared checklist ------------------------------------------------
 
-    async def test_wrong_secret_is_invalid_signature(self, checklist: ChecklistTarget, fake: FakeBinance) -> None:
+    async def test_wrong_secret_is_invalid_signature(self, checklist: ChecklistTarget, fake: BinanceSimulator) -> None:
         broker = await checklist.gateway.add_broker(
             user_id=1, exchange="binance", label="wrong-secret", api_key=GOOD_KEY, api_secret="wrong", base_url=fake.url
         )
@@ -238,7 +238,7 @@ class TestBinanceChecklist(ExchangeChecklist):
         assert order.native_status == "EXPIRED" and order.status is OrderStatus.CANCELLED
         assert order.filled == Decimal(0)
 
-    async def test_timeout_order_is_found_open(self, checklist: ChecklistTarget, fake: FakeBinance) -> None:
+    async def test_timeout_order_is_found_open(self, checklist: ChecklistTarget, fake: BinanceSimulator) -> None:
         with checklist.arrange("network_timeout"):
             order = await checklist.gateway.place_order(checklist.order(client_order_id="ck-timeout"))
         # the checklist accepts pending_submit too; against this fake the lookup must find it

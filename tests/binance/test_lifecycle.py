@@ -1,5 +1,5 @@
 """Full lifecycle per market type through the core pipeline (terminal5.gateway.Gateway) against a
-loopback Binance (fake_binance.py): place -> partial fill -> query -> cancel, checking the unified order
+the shipped Binance simulator (terminal5_binance.simulator): place -> partial fill -> query -> cancel, checking the unified order
 and both stored forms (typed columns and the raw native payload)."""
 
 from __future__ import annotations
@@ -18,16 +18,15 @@ from terminal5.models import OrderStatus, OrderType, PositionSide
 from terminal5.plugins import load_hooks
 from terminal5_binance import plugin
 from terminal5_binance.constants import SIGNING_PARAMS
-
-from .fake_binance import FakeBinance
+from terminal5_binance.simulator import BinanceSimulator
 
 KEY, SECRET = "lifecycle-key", "lifecycle-secret"
 
 
 @pytest_asyncio.fixture
-async def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Gateway, Any, FakeBinance]]:
+async def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Gateway, Any, BinanceSimulator]]:
     monkeypatch.setenv("TERMINAL5_BINANCE_CACHE_DIR", str(tmp_path / "binance-cache"))
-    async with FakeBinance({KEY: SECRET}) as fake:
+    async with BinanceSimulator({KEY: SECRET}) as fake:
         gw = await Gateway.open(
             database_url=f"sqlite:///{tmp_path}/t5.db",
             hooks=load_hooks(plugins=[plugin], load_entry_points=False),
@@ -48,7 +47,7 @@ async def _row(gw: Gateway, broker_id: int, cid: str) -> Any:
 
 
 @pytest.mark.asyncio
-async def test_spot_lifecycle(setup: tuple[Gateway, Any, FakeBinance]) -> None:
+async def test_spot_lifecycle(setup: tuple[Gateway, Any, BinanceSimulator]) -> None:
     gw, broker, fake = setup
     order = await gw.place_order({
         "user_id": 1, "broker_id": broker.id, "symbol": "BTC/USDT", "side": "buy", "type": "limit",
@@ -75,7 +74,7 @@ async def test_spot_lifecycle(setup: tuple[Gateway, Any, FakeBinance]) -> None:
 
 
 @pytest.mark.asyncio
-async def test_long_client_id_is_mapped_and_reversed(setup: tuple[Gateway, Any, FakeBinance]) -> None:
+async def test_long_client_id_is_mapped_and_reversed(setup: tuple[Gateway, Any, BinanceSimulator]) -> None:
     gw, broker, fake = setup
     cid = "strategy:grid/btc.usdt." + "x" * 30
     order = await gw.place_order({"user_id": 1, "broker_id": broker.id, "symbol": "BTC/USDT", "side": "buy",
@@ -87,7 +86,7 @@ async def test_long_client_id_is_mapped_and_reversed(setup: tuple[Gateway, Any, 
 
 
 @pytest.mark.asyncio
-async def test_futures_lifecycle_hedge_margin_and_attached_stop(setup: tuple[Gateway, Any, FakeBinance]) -> None:
+async def test_futures_lifecycle_hedge_margin_and_attached_stop(setup: tuple[Gateway, Any, BinanceSimulator]) -> None:
     gw, broker, fake = setup
     order = await gw.place_order({
         "user_id": 1, "broker_id": broker.id, "symbol": "BTC/USDT:USDT", "side": "buy", "type": "limit",
@@ -128,7 +127,7 @@ async def test_futures_lifecycle_hedge_margin_and_attached_stop(setup: tuple[Gat
 
 
 @pytest.mark.asyncio
-async def test_broker_test_reports_the_futures_position_mode(setup: tuple[Gateway, Any, FakeBinance]) -> None:
+async def test_broker_test_reports_the_futures_position_mode(setup: tuple[Gateway, Any, BinanceSimulator]) -> None:
     """`broker test` (the daemon) shows a hedge/one-way mismatch before the first order."""
     from terminal5.daemon.api import test_broker as broker_test
 

@@ -4,12 +4,14 @@ budget is logged with its reason. No timed assertion: the order of the calls and
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from typing import Any
 
 from loguru import logger
 
 from terminal5.contract import CallContext, HttpRequest, RateLimitRule
+from terminal5.errors import ExchangeError
 from terminal5.ratebudget import BudgetStore, urgency, urgent
 from terminal5.testing.loopback_server import LoopbackExchange
 from terminal5.transport import HttpTransport
@@ -42,7 +44,9 @@ async def test_urgent_calls_jump_the_queue_and_every_wait_says_why() -> None:
         async def kill_cancel() -> None:
             with urgent("kill switch"):
                 assert urgency() == "kill switch"
-                await send("order.cancel", "DELETE")
+                # the loopback exchange has no DELETE on its time route: the budget, not the answer, is tested
+                with contextlib.suppress(ExchangeError):
+                    await send("order.cancel", "DELETE")
 
         try:
             await send("first")  # the budget is now full for one window

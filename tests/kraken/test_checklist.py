@@ -1,5 +1,5 @@
 """The seed's validation checklist, phases 1 to 7 (terminal5.testing.checklist), run against the Kraken
-plugin through the real Gateway and the loopback Kraken of tests/kraken/fake_kraken.py (signatures and
+plugin through the real Gateway and the loopback Kraken of the shipped simulator (terminal5_kraken.simulator) (signatures and
 nonces checked on every private call), in both client-id modes, with no key or secret in the logs."""
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ from terminal5.errors import InvalidOrder
 from terminal5.models import OrderStatus
 from terminal5.testing.checklist import ChecklistTarget, ExchangeChecklist
 from terminal5.testing.conformance import assert_unified_order
+from terminal5_kraken.simulator import KrakenSimulator
 
 from .data import TEST_KEY, TEST_SECRET
-from .fake_kraken import FakeKraken, serve
+
+#: the simulator's clock for these tests (2023-11-14T22:13:20Z)
+FROZEN_AT = Decimal(1700000000)
 
 #: reference §6, verbatim
 REFERENCE_STATUSES = ["pending", "open", "closed", "canceled", "expired"]
@@ -30,16 +33,15 @@ BAD_KEY = "T5-WRONG-KEY-not-on-this-account"
 BAD_SECRET = base64.b64encode(b"\x07" * 64).decode()
 
 
-def add_orders(exchange: FakeKraken) -> list[dict[str, str]]:
+def add_orders(exchange: KrakenSimulator) -> list[dict[str, str]]:
     return [params for path, params in exchange.calls if path.endswith("/AddOrder")]
 
 
 class TestKrakenChecklist(ExchangeChecklist):
     @pytest.fixture
-    async def fake(self) -> AsyncIterator[tuple[FakeKraken, str]]:
-        exchange = FakeKraken(accounts={TEST_KEY: TEST_SECRET})
-        async with serve(exchange) as url:
-            yield exchange, url
+    async def fake(self) -> AsyncIterator[tuple[KrakenSimulator, str]]:
+        async with KrakenSimulator({TEST_KEY: TEST_SECRET}, frozen_at=FROZEN_AT) as exchange:
+            yield exchange, exchange.url
 
     @pytest.fixture(params=["userref", "cl_ord_id"])
     def mode(self, request: pytest.FixtureRequest) -> str:
@@ -48,7 +50,7 @@ class TestKrakenChecklist(ExchangeChecklist):
 
     @pytest.fixture
     async def checklist(  # type: ignore[no-untyped-def]
-        self, t5_gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str
+        self, t5_gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path, mode: str
     ) -> AsyncIterator[ChecklistTarget]:
         exchange, url = fake
         logged: list[str] = []
@@ -69,9 +71,9 @@ class TestKrakenChecklist(ExchangeChecklist):
         def arrange(scenario: str) -> Iterator[None]:
             sent_before = len(add_orders(exchange))
             if scenario == "unknown_status":
-                exchange.status_next = UNKNOWN_STATUS
+                exchange.add_fault({"endpoint": "AddOrder", "kind": "unknown_status", "value": UNKNOWN_STATUS})
             elif scenario == "network_timeout":
-                exchange.delay_next["/0/private/AddOrder"] = 1.5  # the gateway gives up after 0.5 s
+                exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 1.5})  # the gateway gives up after 0.5 s
             yield
             sent = add_orders(exchange)[sent_before:]
             assert all(("userref" in p) != ("cl_ord_id" in p) and id_field in p for p in sent)
@@ -109,6 +111,7 @@ class TestKrakenChecklist(ExchangeChecklist):
             stop_price_above="35000.0",
             unknown_status_value=UNKNOWN_STATUS,
             arrange=arrange,
+            simulator_url=exchange.url,
         )
         logger.remove(sink)
         assert logged, "the gateway logged its calls"
@@ -146,11 +149,11 @@ class TestKrakenChecklist(ExchangeChecklist):
         assert stored.quantity == Decimal("0.002") and stored.price == Decimal("27400")
 
     async def test_timeout_is_resolved_to_the_open_order(
-        self, checklist: ChecklistTarget, fake: tuple[FakeKraken, str]
+        self, checklist: ChecklistTarget, fake: tuple[KrakenSimulator, str]
     ) -> None:
         """Stricter than the checklist's item: the lookup by client id finds the order (not pending_submit)."""
         exchange, _ = fake
-        exchange.delay_next["/0/private/AddOrder"] = 1.5
+        exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 1.5})
         order = await checklist.gateway.place_order(checklist.order(client_order_id="ck-late"))
         assert order.status is OrderStatus.OPEN and order.id in exchange.orders
         assert order.client_order_id == "ck-late" and order.raw

@@ -1,4 +1,4 @@
-"""Full order lifecycle through the core Gateway against a loopback Kraken (tests/kraken/fake_kraken.py),
+"""Full order lifecycle through the core Gateway against a loopback Kraken (the shipped simulator (terminal5_kraken.simulator)),
 in both client-id modes: place -> fetch -> cancel, the outcome-unknown lookup by userref/cl_ord_id,
 foreign userrefs, and signatures/nonces checked by the server on every call."""
 
@@ -18,16 +18,18 @@ from terminal5.gateway import Gateway
 from terminal5.models import OrderStatus
 from terminal5.plugins import load_hooks
 from terminal5_kraken import userref
+from terminal5_kraken.simulator import KrakenSimulator
 
 from .data import TEST_KEY, TEST_SECRET
-from .fake_kraken import FakeKraken, serve
+
+#: the simulator's clock for these tests (2023-11-14T22:13:20Z)
+FROZEN_AT = Decimal(1700000000)
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[tuple[FakeKraken, str]]:
-    exchange = FakeKraken(accounts={TEST_KEY: TEST_SECRET})
-    async with serve(exchange) as url:
-        yield exchange, url
+async def fake() -> AsyncIterator[tuple[KrakenSimulator, str]]:
+    async with KrakenSimulator({TEST_KEY: TEST_SECRET}, frozen_at=FROZEN_AT) as exchange:
+        yield exchange, exchange.url
 
 
 @pytest.fixture
@@ -56,7 +58,7 @@ def order_request(broker_id: int, cid: str, **extra: Any) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("mode", ["userref", "cl_ord_id"])
-async def test_place_fetch_cancel(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str) -> None:
+async def test_place_fetch_cancel(gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path, mode: str) -> None:
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, mode)
     cid = "T5_1_lifecycle_0001"  # 19 characters: in cl_ord_id mode it is sent as T5U<userref>
@@ -81,13 +83,14 @@ async def test_place_fetch_cancel(gateway: Gateway, fake: tuple[FakeKraken, str]
 
 @pytest.mark.parametrize("mode", ["userref", "cl_ord_id"])
 async def test_outcome_unknown_is_found_by_client_id(
-    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str
+    gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path, mode: str
 ) -> None:
     """AddOrder is accepted but answered EService:Unavailable: the gateway finds the order through
     OpenOrders filtered by userref (or cl_ord_id), never sends it twice."""
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, mode)
-    exchange.fail_next["/0/private/AddOrder"] = "EService:Unavailable"
+    # accepted, then answered EService:Unavailable
+    exchange.add_fault({"endpoint": "AddOrder", "kind": "error", "after_accept": True, "status": 200})
     order = await gateway.place_order(order_request(b.id, "short-cid-2"))
     assert order.status is OrderStatus.OPEN and order.client_order_id == "short-cid-2"
     assert len(exchange.orders) == 1
@@ -98,7 +101,7 @@ async def test_outcome_unknown_is_found_by_client_id(
                        else {"cl_ord_id": "short-cid-2", "trades": "true"})
 
 
-async def test_idempotent_replay_sends_once(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path) -> None:
+async def test_idempotent_replay_sends_once(gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path) -> None:
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, "userref")
     first = await gateway.place_order(order_request(b.id, "same-id"))
@@ -107,7 +110,7 @@ async def test_idempotent_replay_sends_once(gateway: Gateway, fake: tuple[FakeKr
 
 
 async def test_foreign_userref_comes_back_without_client_id(
-    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path
+    gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path
 ) -> None:
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, "userref")
@@ -120,7 +123,7 @@ async def test_foreign_userref_comes_back_without_client_id(
     assert foreign.client_order_id is None and foreign.raw is not None and foreign.raw["userref"] == 31337
 
 
-async def test_refusals_send_nothing(gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path) -> None:
+async def test_refusals_send_nothing(gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path) -> None:
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, "userref")
     with pytest.raises(UnsupportedParameterError):
@@ -132,7 +135,7 @@ async def test_refusals_send_nothing(gateway: Gateway, fake: tuple[FakeKraken, s
 
 
 async def test_many_concurrent_orders_keep_nonces_valid(
-    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path
+    gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path
 ) -> None:
     import asyncio
 
@@ -147,7 +150,7 @@ async def test_many_concurrent_orders_keep_nonces_valid(
 
 @pytest.mark.parametrize("mode", ["userref", "cl_ord_id"])
 async def test_edit_in_place_and_dead_man_switch(
-    gateway: Gateway, fake: tuple[FakeKraken, str], tmp_path: Path, mode: str
+    gateway: Gateway, fake: tuple[KrakenSimulator, str], tmp_path: Path, mode: str
 ) -> None:
     exchange, url = fake
     b = await broker(gateway, url, tmp_path, mode)

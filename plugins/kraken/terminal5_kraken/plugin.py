@@ -143,3 +143,13 @@ to_native = _default.to_native
 from_native = _default.from_native
 normalize_status = _default.normalize_status
 map_error = _default.map_error
+
+
+@hookimpl
+def register_simulators(register: Callable[..., None]) -> None:
+    def factory(**options: Any) -> Any:
+        from terminal5_kraken.simulator import KrakenSimulator  # the test server loads only when asked for
+
+        return KrakenSimulator(**options)
+
+    register("kraken", factory)
