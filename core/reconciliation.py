@@ -24,12 +24,14 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from terminal5 import order_results
 from terminal5.absence import Lookup, search_history
 from terminal5.contract import Alert, NativePayload, OrderRef
 from terminal5.errors import DuplicateOrder, ExchangeError, UnsupportedParameterError
 from terminal5.models import MarketType, Order, OrderStatus, Side, market_type_of
 from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.storage.fields import now
+from terminal5.submission import look_up, typed_native_id
 
 if TYPE_CHECKING:
     from terminal5.gateway import Gateway
@@ -141,8 +143,9 @@ class Reconciliation:
         except (ExchangeError, UnsupportedParameterError) as exc:  # delisted, or a market type no longer traded
             self._unresolved(row, f"{exc.kind}: {exc.message}")
             return
-        native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
-        result = await self.gw._lookup(
+        native_id = typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
+        result = await look_up(
+            self.gw,
             self.entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
         )
         if result.absent and (not pending or now() - row.created_at > grace):
@@ -176,7 +179,7 @@ class Reconciliation:
 
         async def convert(payloads: Sequence[NativePayload]) -> list[Order | None]:
             def all_() -> list[Order | None]:
-                return [self.gw._convert_found(self.broker.exchange, p, ref.market.type, book) for p in payloads]
+                return [self.gw.conversion.convert_found(self.broker.exchange, p, ref.market.type, book) for p in payloads]
 
             return await self.gw.storage.run(all_)
 
@@ -198,7 +201,7 @@ class Reconciliation:
         """Store what was found; an order found by client id for a row never confirmed must be ours."""
         expected = None if row.exchange_order_id else Expected.of_row(row)
         try:
-            await self.gw._store_answer(self.broker, None, market, row, payload, expected=expected)
+            await order_results.store_answer(self.gw, self.broker, None, market, row, payload, expected=expected)
         except DuplicateOrder:
             self.found["foreign"] += 1
             return False
@@ -217,8 +220,8 @@ class Reconciliation:
             ctx = await self.gw.context(self.broker, market_type, order_key=row.client_order_id)
         except (ExchangeError, UnsupportedParameterError):
             return
-        native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
-        result = await self.gw._lookup(self.entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+        native_id = typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
+        result = await look_up(self.gw, self.entry, ctx, market, native_id, row.client_order_id, delays=(0,))
         if result.payload is not None and await self._store(row, market, result.payload):
             self.found["revived"] += 1
             logger.warning("order {} declared never placed was found on the exchange", row.client_order_id)

@@ -98,6 +98,9 @@ class OrderRepo:
         self.storage = storage
         self.m = storage.m
 
+    def get(self, row_id: int) -> Any | None:
+        return self.m.OrderRow.get_or_none(self.m.OrderRow.id == row_id)
+
     def find(self, broker_id: int, client_order_id: str) -> Any | None:
         R = self.m.OrderRow
         return R.get_or_none((R.broker_id == broker_id) & (R.client_order_id == client_order_id))
