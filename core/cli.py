@@ -231,7 +231,7 @@ def cmd_broker(args: argparse.Namespace, out: Out) -> int:
                 result["test"] = await api.test_broker(_admin(), info.id)
                 if not result["test"].get("ok"):
                     # Keys that fail their check are not kept: a broker that cannot trade is not "added".
-                    await gw.storage.run(gw.brokers.remove, info.id, None, force=True)
+                    await gw.remove_broker(info.id, force=True)
                     result["added"] = False
             return result
 
@@ -256,7 +256,7 @@ def cmd_broker(args: argparse.Namespace, out: Out) -> int:
 
         async def remove(gw: Any, api: Any) -> Any:
             info = await gw.get_broker(broker_id)
-            await gw.storage.run(gw.brokers.remove, broker_id, None, force=args.force)
+            await gw.remove_broker(broker_id, force=args.force)
             return {"removed": info.to_dict()}
 
         data = asyncio.run(_with_api(args, remove))
@@ -271,19 +271,16 @@ def cmd_broker(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_token(args: argparse.Namespace, out: Out) -> int:
-    from terminal5.daemon.tokens import TokenStore
-
     async def run(gw: Any, api: Any) -> Any:
-        store = TokenStore(gw.storage)
         if args.tok_cmd == "create":
             if args.admin == (args.user is not None):
                 raise CliError("give exactly one of --user N or --admin")
-            info, token = await gw.storage.run(store.create, user_id=args.user, admin=args.admin, label=args.label)
+            info, token = await gw.create_token(user_id=args.user, admin=args.admin, label=args.label)
             return {**info.to_dict(), "token": token}
         if args.tok_cmd == "list":
-            return [t.to_dict() for t in await gw.storage.run(store.list, args.user)]
+            return [t.to_dict() for t in await gw.list_tokens(args.user)]
         if args.tok_cmd == "revoke":
-            return (await gw.storage.run(store.revoke, args.token_id)).to_dict()
+            return (await gw.revoke_token(args.token_id)).to_dict()
         raise CliError("token needs a sub-command: create, list, revoke")
 
     data = asyncio.run(_with_api(args, run))

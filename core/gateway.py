@@ -16,7 +16,11 @@ reconciliation            ``terminal5.reconciliation``
 ========================  ==========================================================================
 
 ``Gateway`` holds the shared parts (settings, hooks, storage, repositories, caches) and delegates; its
-public methods are the API the daemon, the CLI, the tests and the testing kit call.
+public methods are the API the daemon, the CLI, the tests and the testing kit call (the daemon reaches the
+database only through them).
+
+Longer than ~400 lines on purpose: one delegating method per public operation, each with its full keyword
+signature and docstring, so the API is read in one place; no logic lives here.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.orders import OrderRepo, row_to_order
+from terminal5.storage.tokens import TokenInfo, TokenRepo
 
 __all__ = [
     "DEFAULT_LOOKUP_DELAYS",
@@ -85,6 +90,7 @@ class Gateway:
         self.orders = OrderRepo(storage)
         self.brokers = BrokerRepo(storage, box)
         self.client_ids = ClientIdStore(storage, redis)
+        self.tokens = TokenRepo(storage)
         self.alerts = AlertBus(hooks.alert)
         self.lookup_delays = tuple(lookup_delays)
         #: published rate limits, shared by every process through Redis when configured
@@ -367,6 +373,39 @@ class Gateway:
 
     async def fetch_positions(self, *, broker_id: int, user_id: int | None = None) -> list[Position]:
         return await account_queries.fetch_positions(self, broker_id=broker_id, user_id=user_id)
+
+    # --- what the daemon and the CLI keep in the database -------------------------------------------
+    async def create_token(
+        self, *, user_id: int | None, admin: bool = False, label: str = ""
+    ) -> tuple[TokenInfo, str]:
+        """A new API token: its record, and the token itself (shown once, stored only as a digest)."""
+        return await self.storage.run(self.tokens.create, user_id=user_id, admin=admin, label=label)
+
+    async def find_token(self, token: str) -> TokenInfo | None:
+        """The token's record, if it exists and is not revoked."""
+        return await self.storage.run(self.tokens.active, token)
+
+    async def list_tokens(self, user_id: int | None = None) -> list[TokenInfo]:
+        return await self.storage.run(self.tokens.list, user_id)
+
+    async def revoke_token(self, token_id: int) -> TokenInfo:
+        return await self.storage.run(self.tokens.revoke, token_id)
+
+    async def check_database(self) -> None:
+        """One round trip to the database; raises when it does not answer."""
+        await self.storage.run(lambda: self.storage.db.execute_sql("SELECT 1"))
+
+    @property
+    def database_url(self) -> str:
+        return self.storage.url
+
+    async def stored_order_counts(self) -> list[tuple[str, str, int]]:
+        """How many orders are stored per (exchange, status)."""
+        return await self.storage.run(self.orders.counts)
+
+    async def recent_orders(self, *, broker_id: int | None = None, limit: int = 10_000) -> list[Any]:
+        """The most recent ``limit`` stored orders as stored (typed columns and raw answer), newest first."""
+        return await self.storage.run(lambda: self.orders.recent(broker_id=broker_id, limit=limit))
 
     # --- reconciliation --------------------------------------------------------------------------
     async def reconcile(self, broker_id: int) -> dict[str, int]:

@@ -445,7 +445,7 @@ class Api:
     async def enable_broker(self, p: Principal, broker_id: int) -> dict[str, Any]:
         broker = await self.broker(p, broker_id)
         self._check_may_lift(p, [broker])
-        return (await self.gw.storage.run(self.gw.brokers.set_enabled, broker.id, True, by=p.role)).to_dict()
+        return (await self.gw.set_broker_enabled(broker.id, True, by=p.role)).to_dict()
 
     async def kill_user(self, p: Principal, user_id: int, reason: Any = None) -> dict[str, Any]:
         reason = check_reason(reason)
@@ -461,7 +461,7 @@ class Api:
         owned = await self.gw.list_brokers(user)
         self._check_may_lift(p, owned)  # all or nothing: never half a user's kill lifted
         brokers = [
-            (await self.gw.storage.run(self.gw.brokers.set_enabled, b.id, True, by=p.role)).to_dict() for b in owned
+            (await self.gw.set_broker_enabled(b.id, True, by=p.role)).to_dict() for b in owned
         ]
         return {"user_id": user, "brokers": brokers}
 
@@ -503,7 +503,7 @@ async def edit_order(gw: Gateway, **kwargs: Any) -> Order:
 async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str, *, by: str = "admin") -> dict[str, Any]:
     """Refuse new orders first, then cancel every open order (exchange and database). ``by`` ("admin" or
     "user") is who may lift it afterwards."""
-    await gw.storage.run(gw.brokers.set_enabled, broker.id, False, reason, by=by)
+    await gw.set_broker_enabled(broker.id, False, reason, by=by)
     cancelled: list[str] = []
     failed: list[dict[str, Any]] = []
     targets: dict[str, tuple[str | None, str | None, str]] = {}

@@ -8,6 +8,7 @@ enabled broker, then runs the format validator, logs and counts the findings.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -48,14 +49,10 @@ def validate_row(row: Any) -> list[str]:
     return problems
 
 
-def validate_orders(gw: Gateway, broker_id: int | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
-    """Run on the DB thread: the validator over the most recent ``limit`` stored orders."""
-    R = gw.storage.m.OrderRow
-    query = R.select().order_by(R.id.desc()).limit(limit)
-    if broker_id is not None:
-        query = query.where(R.broker_id == broker_id)
+def validate_orders(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The validator's findings over stored orders (``Gateway.recent_orders``)."""
     findings = []
-    for row in query:
+    for row in rows:
         problems = validate_row(row)
         if problems:
             findings.append(
@@ -79,7 +76,7 @@ class Reconciler:
         self.last: dict[int, dict[str, Any]] = {}
 
     async def validate(self, broker_id: int | None = None) -> list[dict[str, Any]]:
-        return await self.gw.storage.run(validate_orders, self.gw, broker_id)
+        return validate_orders(await self.gw.recent_orders(broker_id=broker_id, limit=10_000))
 
     async def reconcile_broker(self, broker_id: int) -> dict[str, Any]:
         broker = await self.gw.get_broker(broker_id)

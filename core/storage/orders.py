@@ -221,6 +221,20 @@ class OrderRepo:
             query = query.where(R.created_at < until)
         return list(query.order_by(R.id.desc()).limit(limit).offset(offset))
 
+    def recent(self, *, broker_id: int | None = None, limit: int = 10_000) -> list[Any]:
+        """The most recent ``limit`` stored orders (of one broker, or of all), newest first."""
+        R = self.m.OrderRow
+        query = R.select().order_by(R.id.desc()).limit(limit)
+        if broker_id is not None:
+            query = query.where(R.broker_id == broker_id)
+        return list(query)
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """How many orders are stored per (exchange, status)."""
+        R = self.m.OrderRow
+        query = R.select(R.exchange, R.status, peewee.fn.COUNT(R.id).alias("n")).group_by(R.exchange, R.status)
+        return [(r.exchange, r.status, r.n) for r in query]
+
     def unresolved(self, broker_id: int) -> list[Any]:
         R = self.m.OrderRow
         return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
