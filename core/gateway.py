@@ -54,6 +54,7 @@ from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.orders import OrderRepo, row_to_order
+from terminal5.storage.stored_order import StoredOrder
 from terminal5.storage.tokens import TokenInfo, TokenRepo
 
 __all__ = [
@@ -403,7 +404,7 @@ class Gateway:
         """How many orders are stored per (exchange, status)."""
         return await self.storage.run(self.orders.counts)
 
-    async def recent_orders(self, *, broker_id: int | None = None, limit: int = 10_000) -> list[Any]:
+    async def recent_orders(self, *, broker_id: int | None = None, limit: int = 10_000) -> list[StoredOrder]:
         """The most recent ``limit`` stored orders as stored (typed columns and raw answer), newest first."""
         return await self.storage.run(lambda: self.orders.recent(broker_id=broker_id, limit=limit))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import attrs
 from loguru import logger
@@ -20,6 +20,7 @@ from terminal5.models import Market, Order, OrderStatus, market_type_of
 from terminal5.ownership import Expected
 from terminal5.storage.brokers import BrokerInfo
 from terminal5.storage.orders import row_to_order
+from terminal5.storage.stored_order import StoredOrder
 from terminal5.submission import typed_native_id
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class Target:
 
     broker: BrokerInfo
     entry: ClientEntry
-    row: Any | None
+    row: StoredOrder | None
 
 
 @attrs.frozen
@@ -45,7 +46,7 @@ class Located:
 
     broker: BrokerInfo
     entry: ClientEntry
-    row: Any | None
+    row: StoredOrder | None
     ref: OrderRef
     ctx: CallContext
 
@@ -128,7 +129,7 @@ async def fetch_order(
         return await save_fetched(gw, at.broker, at.ref.market, at.row, payload)
 
 
-async def save_fetched(gw: Gateway, broker: BrokerInfo, market: Market, row: Any | None, payload: NativePayload) -> Order:
+async def save_fetched(gw: Gateway, broker: BrokerInfo, market: Market, row: StoredOrder | None, payload: NativePayload) -> Order:
     """Store what the exchange said about an existing order (an unknown one is stored as external)."""
     if row is not None:
         # a receipt that is not an order fails here: cancel_order then reads the order back.

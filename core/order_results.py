@@ -20,6 +20,7 @@ from terminal5.models import Market, Order, OrderRequest, OrderStatus
 from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.storage.brokers import BrokerInfo
 from terminal5.storage.orders import row_to_order
+from terminal5.storage.stored_order import StoredOrder
 
 if TYPE_CHECKING:
     from terminal5.gateway import Gateway
@@ -30,7 +31,7 @@ async def store_answer(
     broker: BrokerInfo,
     request: OrderRequest | None,
     market: Market,
-    row: Any,
+    row: StoredOrder,
     payload: NativePayload,
     *,
     keep_raw_on_failure: bool = True,
@@ -112,7 +113,7 @@ async def store_answer(
     return order
 
 
-def keep(gw: Gateway, what: str, row: Any, write: Callable[[], Any], after: Callable[[Any], None] | None = None) -> None:
+def keep(gw: Gateway, what: str, row: StoredOrder, write: Callable[[], Any], after: Callable[[Any], None] | None = None) -> None:
     """Keep a write about ``row`` until the database returns. It applies only if the row is still as it
     was: fresher news stored meanwhile (a fetch, a reconciliation) is never overwritten by older news."""
 
@@ -126,7 +127,7 @@ def keep(gw: Gateway, what: str, row: Any, write: Callable[[], Any], after: Call
     gw.kept.keep(what, guarded, after)
 
 
-async def reject(gw: Gateway, row: Any, exc: Terminal5Error) -> Order:
+async def reject(gw: Gateway, row: StoredOrder, exc: Terminal5Error) -> Order:
     """Store a definite refusal, then raise it."""
 
     def write() -> Any:
@@ -140,7 +141,7 @@ async def reject(gw: Gateway, row: Any, exc: Terminal5Error) -> Order:
     raise exc
 
 
-async def mark_unknown(gw: Gateway, row: Any, exc: Terminal5Error) -> Order:
+async def mark_unknown(gw: Gateway, row: StoredOrder, exc: Terminal5Error) -> Order:
     """The outcome is unknown and the lookup found nothing definite: the order stays pending_submit,
     visible, for reconciliation to resolve."""
 

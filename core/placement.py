@@ -40,6 +40,7 @@ from terminal5.params import check_levels
 from terminal5.reconciliation import rejected_by_reconciliation
 from terminal5.storage.brokers import BrokerInfo
 from terminal5.storage.orders import request_fingerprint, row_to_order
+from terminal5.storage.stored_order import StoredOrder
 from terminal5.submission import look_up, submit, typed_native_id
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ async def _replay(
     broker: BrokerInfo,
     request: OrderRequest,
     market: Market,
-    existing: Any,
+    existing: StoredOrder,
     request_id: str,
 ) -> Placement:
     """Same client id again: the same request gets the stored order (resolving an unknown outcome by

@@ -31,6 +31,7 @@ from terminal5.errors import DuplicateOrder, ExchangeError, UnsupportedParameter
 from terminal5.models import MarketType, Order, OrderStatus, Side, market_type_of
 from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.storage.fields import now
+from terminal5.storage.stored_order import StoredOrder
 from terminal5.submission import look_up, typed_native_id
 
 if TYPE_CHECKING:
@@ -49,7 +50,7 @@ RECHECK_REJECTED = timedelta(hours=1)
 _LEGACY_CONCLUSION = "not on the exchange after "
 
 
-def rejected_by_reconciliation(row: Any) -> bool:
+def rejected_by_reconciliation(row: StoredOrder) -> bool:
     """A rejection reconciliation concluded from absence, not one the exchange answered."""
     error = row.error if isinstance(row.error, dict) else {}
     if row.status != OrderStatus.REJECTED.value:
@@ -123,7 +124,7 @@ class Reconciliation:
         )
         return previous
 
-    def _refuse_foreign(self, row: Any, found: Order, wrong: list[str]) -> Alert:
+    def _refuse_foreign(self, row: StoredOrder, found: Order, wrong: list[str]) -> Alert:
         """DB thread. Another order holds this row's client id: an unconfirmed row was never accepted."""
         if row.status == OrderStatus.PENDING_SUBMIT.value:
             error = foreign_order_error(row.client_order_id, found, wrong)
@@ -133,7 +134,7 @@ class Reconciliation:
         return foreign_order_alert(self.broker.id, row.client_order_id, found, wrong)
 
     # --- 2. stored orders not final ------------------------------------------------------------------------
-    async def _resolve(self, row: Any, grace: timedelta) -> None:
+    async def _resolve(self, row: StoredOrder, grace: timedelta) -> None:
         key = row.client_order_id
         pending = row.status == OrderStatus.PENDING_SUBMIT.value
         market_type = MarketType(row.market_type)
@@ -197,7 +198,7 @@ class Reconciliation:
             known_order_ids=known,
         )
 
-    async def _store(self, row: Any, market: Any, payload: NativePayload) -> bool:
+    async def _store(self, row: StoredOrder, market: Any, payload: NativePayload) -> bool:
         """Store what was found; an order found by client id for a row never confirmed must be ours."""
         expected = None if row.exchange_order_id else Expected.of_row(row)
         try:
@@ -207,13 +208,13 @@ class Reconciliation:
             return False
         return True
 
-    def _unresolved(self, row: Any, why: str) -> None:
+    def _unresolved(self, row: StoredOrder, why: str) -> None:
         self.found["unresolved"] += 1
         self.notes.append(f"{row.client_order_id}: {why}")
         logger.warning("order {} left unresolved ({}): it stays {} and visible", row.client_order_id, why, row.status)
 
     # --- 3. conclusions checked again ------------------------------------------------------------------------
-    async def _recheck(self, row: Any) -> None:
+    async def _recheck(self, row: StoredOrder) -> None:
         market_type = MarketType(row.market_type)
         try:
             market = await self.gw.market(self.broker, row.symbol, market_type)

@@ -9,7 +9,7 @@ own earlier send: the order behind it is looked up and adopted if it is ours.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from loguru import logger
 
@@ -20,6 +20,7 @@ from terminal5.errors import OUTCOME_UNKNOWN, DuplicateOrder, ExchangeError
 from terminal5.models import Market, Order, OrderRequest
 from terminal5.ownership import Expected
 from terminal5.storage.brokers import BrokerInfo
+from terminal5.storage.stored_order import StoredOrder
 
 if TYPE_CHECKING:
     from terminal5.client_pool import ClientEntry
@@ -38,7 +39,7 @@ async def submit(
     broker: BrokerInfo,
     request: OrderRequest,
     market: Market,
-    row: Any,
+    row: StoredOrder,
     call: NativeCall,
     native_id: NativeClientId,
 ) -> Order:
