@@ -11,8 +11,8 @@ from pathlib import Path
 from loguru import logger
 
 from terminal5 import jsonutil
-from terminal5.convert import converter, unstructure
 from terminal5.models import Market, MarketType
+from terminal5.wire import converter, unstructure
 
 
 class MarketBook:

@@ -1,7 +1,7 @@
 """Unified domain models: frozen attrs classes, no wire names, no I/O.
 
 Every amount and price is a ``Decimal``; every datetime is timezone-aware UTC. Wire formats (the HTTP
-front door, the database, the exchanges) are converted at the edges by ``terminal5.convert`` and by the
+front door, the database, the exchanges) are converted at the edges by ``terminal5.wire`` and by the
 exchange plugins.
 """
 

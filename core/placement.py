@@ -24,7 +24,6 @@ from loguru import logger
 
 from terminal5 import attached_orders, order_results
 from terminal5.contract import NativeCall, NativeClientId
-from terminal5.convert import structure_request
 from terminal5.errors import (
     TAXONOMY,
     BrokerDisabled,
@@ -42,6 +41,7 @@ from terminal5.storage.brokers import BrokerInfo
 from terminal5.storage.orders import request_fingerprint, row_to_order
 from terminal5.storage.stored_order import StoredOrder
 from terminal5.submission import look_up, submit, typed_native_id
+from terminal5.wire import structure_request
 
 if TYPE_CHECKING:
     from terminal5.client_pool import ClientEntry

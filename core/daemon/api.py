@@ -1,7 +1,7 @@
 """The operations the front doors expose, with tenancy, in one place.
 
 Both the HTTP server and the Redis Streams consumer call ``Api``; each method takes the caller's
-``Principal`` and answers JSON-shaped data (money as strings, through ``terminal5.convert.unstructure``).
+``Principal`` and answers JSON-shaped data (money as strings, through ``terminal5.wire.unstructure``).
 A user only ever sees its own brokers and orders: every broker-scoped call resolves the broker with the
 principal's user id (a foreign broker looks exactly like a missing one: 404 ``BrokerNotFound``).
 
@@ -23,15 +23,6 @@ from typing import Any
 from loguru import logger
 
 from terminal5.contract import Alert, SupportsAccountConfig, SupportsPositions
-from terminal5.convert import (
-    MAX_ID,
-    MONEY_FIELDS,
-    converter,
-    id_range_error,
-    money_range_error,
-    to_decimal,
-    unstructure,
-)
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import (
     ExchangeError,
@@ -43,6 +34,15 @@ from terminal5.errors import (
 from terminal5.gateway import Gateway
 from terminal5.models import SYMBOL_RE, MarketType, Order, OrderStatus
 from terminal5.storage.brokers import BrokerInfo
+from terminal5.wire import (
+    MAX_ID,
+    MONEY_FIELDS,
+    converter,
+    id_range_error,
+    money_range_error,
+    to_decimal,
+    unstructure,
+)
 
 MAX_PAGE = 500
 MAX_EXTRA_PARAMS = 50

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from terminal5.convert import converter, unstructure
 from terminal5.idempotency import fingerprint
 from terminal5.models import (
     Order,
@@ -23,6 +22,7 @@ from terminal5.models import (
 )
 from terminal5.storage.fields import now
 from terminal5.storage.stored_order import StoredOrder
+from terminal5.wire import converter, unstructure
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
