@@ -15,7 +15,7 @@ class AuditRepo:
         self.m = storage.m
 
     def write(self, record: CallRecord) -> None:
-        self.m.NativeCall.create(
+        self.m.AuditRecord.create(
             exchange=record.exchange,
             broker_id=record.broker_id,
             client_order_id=record.order_key,

@@ -107,7 +107,9 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
                 (("user_id", "created_at"), False),
             )
 
-    class NativeCall(Base):
+    class AuditRecord(Base):
+        """One native call as sent and answered (scrubbed by the transport): the audit trail."""
+
         exchange = peewee.CharField(max_length=50)
         broker_id = peewee.IntegerField(null=True, index=True)
         client_order_id = peewee.CharField(max_length=128, null=True, index=True)
@@ -156,12 +158,12 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
         class Meta:
             table_name = "api_tokens"
 
-    tables = [SchemaVersion, Broker, OrderRow, NativeCall, ClientId, Heartbeat, ApiToken]
+    tables = [SchemaVersion, Broker, OrderRow, AuditRecord, ClientId, Heartbeat, ApiToken]
     return SimpleNamespace(
         SchemaVersion=SchemaVersion,
         Broker=Broker,
         OrderRow=OrderRow,
-        NativeCall=NativeCall,
+        AuditRecord=AuditRecord,
         ClientId=ClientId,
         Heartbeat=Heartbeat,
         ApiToken=ApiToken,

@@ -162,7 +162,7 @@ async def test_audit_trail_keeps_calls_without_secrets(db_url: str, t5_gateway: 
 
         def calls() -> list[Any]:
             return list(
-                gateway.storage.m.NativeCall.select().where(gateway.storage.m.NativeCall.client_order_id == "aud-1")
+                gateway.storage.m.AuditRecord.select().where(gateway.storage.m.AuditRecord.client_order_id == "aud-1")
             )
 
         rows = await gateway.storage.run(calls)
