@@ -1,4 +1,4 @@
-"""Orders in the ``trades`` table: the unified order <-> its row. Synchronous; run on the DB thread."""
+"""Orders in the ``orders`` table: the unified order <-> its row. Synchronous; run on the DB thread."""
 
 from __future__ import annotations
 

@@ -1,7 +1,9 @@
 """The tables, built per database so several gateways (tests, tools) can live in one process.
 
-``trades`` is the seed's dual-storage table: typed unified columns plus ``raw_response``, the native
-payload as received. ``native_calls`` is the audit trail of every native call (scrubbed).
+``orders`` keeps each order twice: typed unified columns (what the gateway reasons on) plus
+``raw_response``, the native payload as received (what the exchange really said, for audits and for
+fields the unified model does not carry). ``native_calls`` is the audit trail of every native call
+(scrubbed). Migrations (``terminal5.storage.migrations``) create and evolve them.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
         updated_at = UtcDateTimeField(default=now)
 
         class Meta:
-            table_name = "trades"
+            table_name = "orders"  # ``trades`` before migration v3: a ``Trade`` is a fill
             indexes = (
                 (("broker_id", "client_order_id"), True),
                 (("exchange", "exchange_order_id"), False),
