@@ -1,5 +1,6 @@
 """Building a gateway from settings: the explicit arguments over the environment, the master key, the
-database (migrated on open) and the optional Redis cache."""
+database (migrated on open, with the raw-answer indexes the installed plugins declare) and the optional
+Redis cache."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from typing import Any
 
 import attrs
 
+from terminal5.plugins import Registry
 from terminal5.settings import Settings
+from terminal5.storage.database import Storage
+from terminal5.storage.raw_indexes import ensure_raw_indexes
 
 
 def resolve_settings(
@@ -46,3 +50,15 @@ def connect_redis(redis_url: str | None) -> Any:
     from redis.retry import Retry
 
     return redis_lib.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0))
+
+
+async def open_storage(database_url: str, registry: Registry) -> Storage:
+    """The database, migrated, with an index for every raw key an installed plugin declares."""
+    storage = await Storage.open(database_url)
+    fields = [field for name in registry.names() for field in registry.get(name).raw_index_fields]
+    try:
+        await storage.run(ensure_raw_indexes, storage, fields)
+    except BaseException:
+        await storage.close()
+        raise
+    return storage

@@ -36,7 +36,7 @@ from terminal5 import account_queries, order_operations, placement
 from terminal5.alerts import AlertBus
 from terminal5.brokers import Brokers
 from terminal5.client_pool import ClientEntry, ClientPool
-from terminal5.construction import connect_redis, resolve_settings
+from terminal5.construction import connect_redis, open_storage, resolve_settings
 from terminal5.contract import CallContext, Credentials, ExchangeSpec, NativePayload
 from terminal5.conversion import Conversion
 from terminal5.errors import DatabaseUnavailable
@@ -140,7 +140,7 @@ class Gateway:
         if hooks is None:
             hooks = load_hooks(allow=settings.plugins_allow, block=settings.plugins_block)
         key = load_or_create_key(settings.master_key, settings.key_file)
-        storage = await Storage.open(settings.database_url)
+        storage = await open_storage(settings.database_url, hooks.registry)
         return cls(
             settings=settings,
             hooks=hooks,

@@ -28,16 +28,15 @@ def _orders_table(storage: Storage) -> str:
 
 
 def _v1_initial(storage: Storage) -> None:
+    """The tables; on PostgreSQL, JSONB indexes on the raw answer: containment searches (GIN) and the native
+    status. (Per-exchange keys, once hard-coded here, are declared by plugins since v3:
+    ``ExchangeSpec.raw_index_fields``, created at start-up by ``terminal5.storage.raw_indexes``.)"""
     m = storage.m
     storage.db.create_tables([t for t in m.tables if t is not m.SchemaVersion], safe=True)
     if storage.is_postgres:
         table = _orders_table(storage)
-        # JSONB indexes on the raw answer: containment searches, the usual native keys, the native status.
         for sql in (
             f"CREATE INDEX IF NOT EXISTS idx_raw_response_gin ON {table} USING GIN (raw_response)",
-            f"CREATE INDEX IF NOT EXISTS idx_raw_clientoid ON {table} ((raw_response->>'clientOid'))",
-            f"CREATE INDEX IF NOT EXISTS idx_raw_client_order_id ON {table} ((raw_response->>'clientOrderId'))",
-            f"CREATE INDEX IF NOT EXISTS idx_raw_userref ON {table} ((raw_response->>'userref'))",
             f"CREATE INDEX IF NOT EXISTS idx_raw_native_status ON {table} ((raw_response->>'status'))",
         ):
             storage.db.execute_sql(sql)
@@ -86,9 +85,15 @@ def _v2_ids_never_reused_and_kill_authority(storage: Storage) -> None:
         _sqlite_never_reuse_ids(storage, model)
 
 
+#: the per-exchange raw-answer indexes v1 used to create (plugins declare theirs since v3)
+_HARD_CODED_RAW_INDEXES = ("idx_raw_clientoid", "idx_raw_client_order_id", "idx_raw_userref")
+
+
 def _v3_orders_table_named_orders(storage: Storage) -> None:
     """The table of orders was called ``trades`` while a ``Trade`` is a fill: it is renamed ``orders``, rows
-    kept, its indexes (and PostgreSQL's id sequence) renamed with it."""
+    kept, its indexes (and PostgreSQL's id sequence) renamed with it. The per-exchange raw-answer indexes v1
+    hard-coded are dropped: plugins declare theirs (``ExchangeSpec.raw_index_fields``) and they are created
+    at start-up for the plugins installed."""
     db = storage.db
     if _table_exists(storage, "trades") and not _table_exists(storage, "orders"):
         db.execute_sql('ALTER TABLE "trades" RENAME TO "orders"')
@@ -107,6 +112,9 @@ def _v3_orders_table_named_orders(storage: Storage) -> None:
                 if name.startswith("trades"):
                     db.execute_sql(f'DROP INDEX "{name}"')
             storage.m.OrderRow._schema.create_indexes(safe=True)
+    if storage.is_postgres:
+        for name in _HARD_CODED_RAW_INDEXES:
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
 
 
 #: an arbitrary constant naming Terminal 5's migration lock

@@ -20,6 +20,7 @@ from terminal5.secrets import SecretBox, generate_key, load_or_create_key
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.migrations import MIGRATIONS, migrate
+from terminal5.storage.raw_indexes import ensure_raw_indexes
 from terminal5.testing.loopback_server import LoopbackExchange
 
 RAW = {"orderId": 1, "price": Decimal("43000.123456789012345678"), "qty": "0.00000001", "t": Decimal("1688666559.8974")}
@@ -240,6 +241,8 @@ async def test_seed_example_queries_on_postgresql(pg_url: str) -> None:
         )
 
     await storage.run(seed)
+    # the Bitget plugin declares clientOid (ExchangeSpec.raw_index_fields); the gateway does this at start-up
+    await storage.run(ensure_raw_indexes, storage, ["clientOid"])
 
     def run(sql: str) -> list[Any]:
         return storage.db.execute_sql(sql).fetchall()
