@@ -129,7 +129,7 @@ def market_type_of(symbol: str) -> MarketType:
 
 @attrs.frozen(kw_only=True)
 class OrderRequest:
-    """A unified order request (the seed's request format, every level)."""
+    """A unified order request: every level of parameters (see ``terminal5.params``)."""
 
     symbol: str
     side: Side

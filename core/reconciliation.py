@@ -1,4 +1,5 @@
-"""Reconciliation (the seed's Terminal 7): a broker's orders on the exchange vs the database, both ways.
+"""Reconciliation: a broker's orders on the exchange vs the database, both ways, so neither holds an order
+the other does not know (an order placed elsewhere, an answer lost to a timeout, a database outage).
 
 0. Exchange answers kept in memory during a database outage (``terminal5.kept_answers``) are stored.
 1. The exchange's open orders: unknown to the database → stored with source ``external``; known → updated.

@@ -1,4 +1,4 @@
-"""Reconciliation (the seed's Terminal 7) and the stored-order format validator.
+"""Reconciliation on a schedule, and the stored-order format validator.
 
 ``Gateway.reconcile`` (``terminal5.reconciliation``, the one orchestration) compares a broker's orders on
 the exchange with the database both ways. ``Reconciler`` runs it on start and every N seconds for every
@@ -18,7 +18,7 @@ from terminal5.contract import Alert
 from terminal5.gateway import Gateway
 from terminal5.models import OrderStatus, Side, Source
 
-#: the seed's Terminal7FormatValidator.REQUIRED_FIELDS, as columns of the ``trades`` table
+#: the columns every stored order must fill (of the ``orders`` table), whoever wrote it
 REQUIRED_FIELDS = ("user_id", "broker_id", "source", "symbol", "side", "type", "status", "client_order_id")
 STATUSES = frozenset(s.value for s in OrderStatus)
 #: states in which an order may lack the exchange's raw payload (never answered, or refused)
