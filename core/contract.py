@@ -2,6 +2,9 @@
 
 Everything here is immutable. Credentials never live on a shared object: they travel with each call
 inside a ``CallContext``, so two accounts' requests can interleave on one client without ever mixing keys.
+
+Longer than ~400 lines on purpose: it is the whole contract a plugin author reads (the spec, the context,
+the native call, the client protocol and its optional capabilities), each type next to the ones it names.
 """
 
 from __future__ import annotations
