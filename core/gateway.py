@@ -376,9 +376,7 @@ class Gateway:
         return await account_queries.fetch_positions(self, broker_id=broker_id, user_id=user_id)
 
     # --- what the daemon and the CLI keep in the database -------------------------------------------
-    async def create_token(
-        self, *, user_id: int | None, admin: bool = False, label: str = ""
-    ) -> tuple[TokenInfo, str]:
+    async def create_token(self, *, user_id: int | None, admin: bool = False, label: str = "") -> tuple[TokenInfo, str]:
         """A new API token: its record, and the token itself (shown once, stored only as a digest)."""
         return await self.storage.run(self.tokens.create, user_id=user_id, admin=admin, label=label)
 

@@ -129,7 +129,9 @@ async def fetch_order(
         return await save_fetched(gw, at.broker, at.ref.market, at.row, payload)
 
 
-async def save_fetched(gw: Gateway, broker: BrokerInfo, market: Market, row: StoredOrder | None, payload: NativePayload) -> Order:
+async def save_fetched(
+    gw: Gateway, broker: BrokerInfo, market: Market, row: StoredOrder | None, payload: NativePayload
+) -> Order:
     """Store what the exchange said about an existing order (an unknown one is stored as external)."""
     if row is not None:
         # a receipt that is not an order fails here: cancel_order then reads the order back.

@@ -64,7 +64,9 @@ async def store_answer(
         except Exception as exc:
             if not keep_raw_on_failure:
                 raise
-            logger.exception("{} answer for {} could not be converted; stored raw", broker.exchange, row.client_order_id)
+            logger.exception(
+                "{} answer for {} could not be converted; stored raw", broker.exchange, row.client_order_id
+            )
             saved = gw.orders.update(
                 row.id,
                 status=OrderStatus.UNKNOWN.value,
@@ -113,7 +115,9 @@ async def store_answer(
     return order
 
 
-def keep(gw: Gateway, what: str, row: StoredOrder, write: Callable[[], Any], after: Callable[[Any], None] | None = None) -> None:
+def keep(
+    gw: Gateway, what: str, row: StoredOrder, write: Callable[[], Any], after: Callable[[Any], None] | None = None
+) -> None:
     """Keep a write about ``row`` until the database returns. It applies only if the row is still as it
     was: fresher news stored meanwhile (a fetch, a reconciliation) is never overwritten by older news."""
 

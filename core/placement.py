@@ -154,7 +154,9 @@ async def _place_locked(
     return Placement(order=order, replayed=False)
 
 
-def native_call(gw: Gateway, broker: BrokerInfo, request: OrderRequest, market: Market, native_id: NativeClientId) -> NativeCall:
+def native_call(
+    gw: Gateway, broker: BrokerInfo, request: OrderRequest, market: Market, native_id: NativeClientId
+) -> NativeCall:
     """The plugin's native call, with Level-3 ``extra_params`` applied verbatim on top."""
     call = gw.hooks.to_native(broker.exchange, request, market, native_id, broker.options)
     return call.with_params(request.extra_params) if request.extra_params else call

@@ -17,8 +17,19 @@ PENDING = {"service.py", "heartbeat.py"}
 
 def test_each_stage_of_the_request_path_is_a_module() -> None:
     for stage in (
-        "construction", "brokers", "client_pool", "conversion", "placement", "submission", "order_results",
-        "attached_orders", "order_operations", "account_queries", "reconciliation", "idempotency", "absence",
+        "construction",
+        "brokers",
+        "client_pool",
+        "conversion",
+        "placement",
+        "submission",
+        "order_results",
+        "attached_orders",
+        "order_operations",
+        "account_queries",
+        "reconciliation",
+        "idempotency",
+        "absence",
     ):
         assert (CORE / f"{stage}.py").is_file(), stage
 

@@ -27,7 +27,7 @@ def _make_it_v2(storage: Storage) -> None:
     if storage.is_postgres:
         for name in _indexes(storage, "trades"):
             if name.startswith("orders"):
-                db.execute_sql(f'ALTER INDEX "{name}" RENAME TO "trades{name[len("orders"):]}"')
+                db.execute_sql(f'ALTER INDEX "{name}" RENAME TO "trades{name[len("orders") :]}"')
         db.execute_sql("ALTER SEQUENCE orders_id_seq RENAME TO trades_id_seq")
         for name, field in (("idx_raw_clientoid", "clientOid"), ("idx_raw_userref", "userref")):
             db.execute_sql(f"CREATE INDEX {name} ON trades ((raw_response->>'{field}'))")
@@ -35,7 +35,7 @@ def _make_it_v2(storage: Storage) -> None:
         sql = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'trades' AND sql IS NOT NULL"
         for name, ddl in db.execute_sql(sql).fetchall():
             db.execute_sql(f'DROP INDEX "{name}"')
-            db.execute_sql(ddl.replace(f'"{name}"', f'"trades{name[len("orders"):]}"'))
+            db.execute_sql(ddl.replace(f'"{name}"', f'"trades{name[len("orders") :]}"'))
     db.execute_sql("DELETE FROM schema_version WHERE version >= 3")
     insert = (
         "INSERT INTO trades (user_id, broker_id, exchange, source, symbol, market_type, side, type, quantity,"
@@ -57,12 +57,25 @@ async def test_the_trades_table_becomes_orders_with_its_rows(db_url: str, tmp_pa
 
     storage = await Storage.open(db_url)  # migrates v2 -> v3
     try:
+
         def probe() -> tuple[list[Any], int, set[str], bool, int]:
             m = storage.m
-            rows = [(r.client_order_id, r.quantity, r.raw_response) for r in m.OrderRow.select().order_by(m.OrderRow.id)]
-            new = m.OrderRow.create(user_id=1, broker_id=1, exchange="x", source="manual", symbol="BTC/USDT",
-                                    market_type="spot", side="buy", type="limit", quantity=Decimal("1"), status="open",
-                                    client_order_id="new-1")
+            rows = [
+                (r.client_order_id, r.quantity, r.raw_response) for r in m.OrderRow.select().order_by(m.OrderRow.id)
+            ]
+            new = m.OrderRow.create(
+                user_id=1,
+                broker_id=1,
+                exchange="x",
+                source="manual",
+                symbol="BTC/USDT",
+                market_type="spot",
+                side="buy",
+                type="limit",
+                quantity=Decimal("1"),
+                status="open",
+                client_order_id="new-1",
+            )
             version = m.SchemaVersion.select(m.SchemaVersion.version).order_by(m.SchemaVersion.version.desc()).scalar()
             return rows, new.id, _indexes(storage, "orders"), storage.db.table_exists("trades"), version
 
