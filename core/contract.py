@@ -2,11 +2,15 @@
 
 Everything here is immutable. Credentials never live on a shared object: they travel with each call
 inside a ``CallContext``, so two accounts' requests can interleave on one client without ever mixing keys.
+
+Longer than ~400 lines on purpose: it is the whole contract a plugin author reads (the spec, the context,
+the native call, the client protocol and its optional capabilities), each type next to the ones it names.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -231,6 +235,18 @@ class RateLimitRule:
         )
 
 
+#: what a raw key may be to name an index (it is written into SQL: no quotes, no spaces)
+RAW_INDEX_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,39}")
+
+
+def _raw_index_fields(spec: Any, attribute: Any, fields: tuple[str, ...]) -> None:
+    bad = [f for f in fields if not isinstance(f, str) or not RAW_INDEX_FIELD.fullmatch(f)]
+    if bad:
+        raise ValueError(
+            f"raw_index_fields {bad!r}: each must be a top-level key of letters, digits and '_' (at most 40)"
+        )
+
+
 @attrs.frozen(kw_only=True)
 class ExchangeSpec:
     """What a plugin declares through ``register_exchanges``."""
@@ -253,6 +269,11 @@ class ExchangeSpec:
     rate_limits: tuple[RateLimitRule, ...] = ()
     #: the exchange's API keys come with a passphrase (``Credentials.api_password``): ``broker add`` asks for it
     requires_passphrase: bool = False
+    #: top-level keys of this exchange's raw order answers worth an index, typically its own client-id
+    #: field (``("clientOid",)``): on PostgreSQL the core creates, at start-up and idempotently, an
+    #: expression index on ``raw_response->>'<key>'`` of the ``orders`` table for each key an installed
+    #: plugin declares, so operators' searches by that key stay fast. Letters, digits and ``_`` only.
+    raw_index_fields: tuple[str, ...] = attrs.field(default=(), converter=tuple, validator=_raw_index_fields)
     distribution: str | None = None  # filled in by the registry
 
     def supports(self, market_type: MarketType, param: str) -> bool:

@@ -14,9 +14,9 @@ from decimal import Decimal
 from typing import Any
 
 from terminal5 import jsonutil
-from terminal5.convert import converter, unstructure
 from terminal5.decimals import plain
 from terminal5.models import OrderRequest, OrderType, TimeInForce
+from terminal5.wire import converter, unstructure
 
 #: order types that rest on the book, where no time in force means GTC
 _RESTING = frozenset({OrderType.LIMIT, OrderType.LIMIT_MAKER, OrderType.STOP_LOSS_LIMIT, OrderType.TAKE_PROFIT_LIMIT})

@@ -64,7 +64,7 @@ def text_format(record: Any) -> str:
 
 
 def configure(*, log_dir: Path | None, level: str = "INFO", json_lines: bool = False, console: bool = True) -> None:
-    """Console plus a rotating file (10 MB x 5, as the seed), optionally as JSON lines."""
+    """Console plus a rotating file (10 MB x 5: a bounded disk footprint), optionally as JSON lines."""
     logger.remove()
     logger.configure(extra={"request_id": "-", "exchange": "-"})
     fmt: Any = FORMAT if json_lines else text_format

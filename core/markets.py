@@ -13,8 +13,8 @@ import attrs
 from loguru import logger
 
 from terminal5 import jsonutil
-from terminal5.convert import converter, unstructure
 from terminal5.models import Market, MarketType
+from terminal5.wire import converter, unstructure
 
 
 class MarketBook:

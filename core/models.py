@@ -1,7 +1,7 @@
 """Unified domain models: frozen attrs classes, no wire names, no I/O.
 
 Every amount and price is a ``Decimal``; every datetime is timezone-aware UTC. Wire formats (the HTTP
-front door, the database, the exchanges) are converted at the edges by ``terminal5.convert`` and by the
+front door, the database, the exchanges) are converted at the edges by ``terminal5.wire`` and by the
 exchange plugins.
 """
 
@@ -129,7 +129,7 @@ def market_type_of(symbol: str) -> MarketType:
 
 @attrs.frozen(kw_only=True)
 class OrderRequest:
-    """A unified order request (the seed's request format, every level)."""
+    """A unified order request: every level of parameters (see ``terminal5.params``)."""
 
     symbol: str
     side: Side

@@ -10,13 +10,13 @@ quantity and price are those requested; otherwise it is refused as a duplicate c
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import attrs
 
 from terminal5.contract import Alert
 from terminal5.errors import DuplicateOrder
 from terminal5.models import Order, OrderRequest, OrderType, Side
+from terminal5.storage.stored_order import StoredOrder
 
 #: types one exchange may read back as the other (post-only is a flag on some exchanges, a type on others)
 _SAME_FAMILY = {OrderType.LIMIT_MAKER: OrderType.LIMIT}
@@ -47,7 +47,7 @@ class Expected:
         )
 
     @classmethod
-    def of_row(cls, row: Any) -> Expected:
+    def of_row(cls, row: StoredOrder) -> Expected:
         stored = row.request if isinstance(row.request, dict) else {}
         return cls(
             symbol=row.symbol,

@@ -1,4 +1,8 @@
-"""The seed's three parameter levels, checked against what the exchange plugin declares."""
+"""The three parameter levels of an order request, checked against what the exchange plugin declares.
+
+Level 1 (the order itself: symbol, side, type, quantity, price, client id…) unsupported → refused, nothing
+sent; Level 2 (refinements: time in force, reduce-only, post-only…) unsupported → ignored and reported in
+``ignored_params``; Level 3 (``extra_params``) → passed to the exchange verbatim."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reconciliation (the seed's Terminal 7): a broker's orders on the exchange vs the database, both ways.
+"""Reconciliation: a broker's orders on the exchange vs the database, both ways, so neither holds an order
+the other does not know (an order placed elsewhere, an answer lost to a timeout, a database outage).
 
 0. Exchange answers kept in memory during a database outage (``terminal5.kept_answers``) are stored.
 1. The exchange's open orders: unknown to the database → stored with source ``external``; known → updated.
@@ -24,12 +25,15 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from terminal5 import order_results
 from terminal5.absence import Lookup, search_history
 from terminal5.contract import Alert, NativePayload, OrderRef
 from terminal5.errors import DuplicateOrder, ExchangeError, UnsupportedParameterError
 from terminal5.models import MarketType, Order, OrderStatus, Side, market_type_of
 from terminal5.ownership import Expected, foreign_order_alert, foreign_order_error, mismatches
 from terminal5.storage.fields import now
+from terminal5.storage.stored_order import StoredOrder
+from terminal5.submission import look_up, typed_native_id
 
 if TYPE_CHECKING:
     from terminal5.gateway import Gateway
@@ -47,7 +51,7 @@ RECHECK_REJECTED = timedelta(hours=1)
 _LEGACY_CONCLUSION = "not on the exchange after "
 
 
-def rejected_by_reconciliation(row: Any) -> bool:
+def rejected_by_reconciliation(row: StoredOrder) -> bool:
     """A rejection reconciliation concluded from absence, not one the exchange answered."""
     error = row.error if isinstance(row.error, dict) else {}
     if row.status != OrderStatus.REJECTED.value:
@@ -121,7 +125,7 @@ class Reconciliation:
         )
         return previous
 
-    def _refuse_foreign(self, row: Any, found: Order, wrong: list[str]) -> Alert:
+    def _refuse_foreign(self, row: StoredOrder, found: Order, wrong: list[str]) -> Alert:
         """DB thread. Another order holds this row's client id: an unconfirmed row was never accepted."""
         if row.status == OrderStatus.PENDING_SUBMIT.value:
             error = foreign_order_error(row.client_order_id, found, wrong)
@@ -131,7 +135,7 @@ class Reconciliation:
         return foreign_order_alert(self.broker.id, row.client_order_id, found, wrong)
 
     # --- 2. stored orders not final ------------------------------------------------------------------------
-    async def _resolve(self, row: Any, grace: timedelta) -> None:
+    async def _resolve(self, row: StoredOrder, grace: timedelta) -> None:
         key = row.client_order_id
         pending = row.status == OrderStatus.PENDING_SUBMIT.value
         market_type = MarketType(row.market_type)
@@ -141,8 +145,9 @@ class Reconciliation:
         except (ExchangeError, UnsupportedParameterError) as exc:  # delisted, or a market type no longer traded
             self._unresolved(row, f"{exc.kind}: {exc.message}")
             return
-        native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
-        result = await self.gw._lookup(
+        native_id = typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
+        result = await look_up(
+            self.gw,
             self.entry, ctx, market, native_id, key, exchange_id=row.exchange_order_id, delays=(0,)
         )
         if result.absent and (not pending or now() - row.created_at > grace):
@@ -176,7 +181,7 @@ class Reconciliation:
 
         async def convert(payloads: Sequence[NativePayload]) -> list[Order | None]:
             def all_() -> list[Order | None]:
-                return [self.gw._convert_found(self.broker.exchange, p, ref.market.type, book) for p in payloads]
+                return [self.gw.conversion.convert_found(self.broker.exchange, p, ref.market.type, book) for p in payloads]
 
             return await self.gw.storage.run(all_)
 
@@ -194,31 +199,31 @@ class Reconciliation:
             known_order_ids=known,
         )
 
-    async def _store(self, row: Any, market: Any, payload: NativePayload) -> bool:
+    async def _store(self, row: StoredOrder, market: Any, payload: NativePayload) -> bool:
         """Store what was found; an order found by client id for a row never confirmed must be ours."""
         expected = None if row.exchange_order_id else Expected.of_row(row)
         try:
-            await self.gw._store_answer(self.broker, None, market, row, payload, expected=expected)
+            await order_results.store_answer(self.gw, self.broker, None, market, row, payload, expected=expected)
         except DuplicateOrder:
             self.found["foreign"] += 1
             return False
         return True
 
-    def _unresolved(self, row: Any, why: str) -> None:
+    def _unresolved(self, row: StoredOrder, why: str) -> None:
         self.found["unresolved"] += 1
         self.notes.append(f"{row.client_order_id}: {why}")
         logger.warning("order {} left unresolved ({}): it stays {} and visible", row.client_order_id, why, row.status)
 
     # --- 3. conclusions checked again ------------------------------------------------------------------------
-    async def _recheck(self, row: Any) -> None:
+    async def _recheck(self, row: StoredOrder) -> None:
         market_type = MarketType(row.market_type)
         try:
             market = await self.gw.market(self.broker, row.symbol, market_type)
             ctx = await self.gw.context(self.broker, market_type, order_key=row.client_order_id)
         except (ExchangeError, UnsupportedParameterError):
             return
-        native_id = self.gw._typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
-        result = await self.gw._lookup(self.entry, ctx, market, native_id, row.client_order_id, delays=(0,))
+        native_id = typed_native_id(self.entry.spec, row.native_client_id) if row.native_client_id else None
+        result = await look_up(self.gw, self.entry, ctx, market, native_id, row.client_order_id, delays=(0,))
         if result.payload is not None and await self._store(row, market, result.payload):
             self.found["revived"] += 1
             logger.warning("order {} declared never placed was found on the exchange", row.client_order_id)

@@ -19,8 +19,6 @@ from typing import Any
 
 from loguru import logger
 
-from terminal5.daemon.tokens import TokenStore
-
 
 def door_path(data_dir: Path, name: str) -> Path:
     return Path(data_dir) / f"{name}.daemon.json"
@@ -51,9 +49,9 @@ def find(data_dir: Path, name: str) -> dict[str, Any] | None:
 
 
 class LocalDoor:
-    def __init__(self, gateway: Any, tokens: TokenStore, data_dir: Path, name: str) -> None:
+    def __init__(self, gateway: Any, tokens: Any, data_dir: Path, name: str) -> None:
+        """``tokens`` is unused (the gateway stores the token); kept so existing callers need not change."""
         self.gw = gateway
-        self.tokens = tokens
         self.path = door_path(data_dir, name)
         self.token_id: int | None = None
 
@@ -61,8 +59,8 @@ class LocalDoor:
         await self._revoke_left_over()
         shown = "127.0.0.1" if host in ("0.0.0.0", "", None) else ("::1" if host == "::" else host)  # noqa: S104
         url_host = f"[{shown}]" if ":" in shown else shown
-        info, token = await self.gw.storage.run(
-            self.tokens.create, user_id=None, admin=True, label=f"local CLI (daemon pid {os.getpid()})"
+        info, token = await self.gw.create_token(
+            user_id=None, admin=True, label=f"local CLI (daemon pid {os.getpid()})"
         )
         self.token_id = info.id
         data = {"url": f"http://{url_host}:{port}", "pid": os.getpid(), "token_id": info.id, "token": token}
@@ -80,7 +78,7 @@ class LocalDoor:
             return
         if isinstance(old, dict) and isinstance(old.get("token_id"), int):
             with contextlib.suppress(Exception):
-                await self.gw.storage.run(self.tokens.revoke, old["token_id"])
+                await self.gw.revoke_token(old["token_id"])
                 logger.info("revoked the local CLI token of a daemon that did not stop cleanly")
 
     async def close(self) -> None:
@@ -89,5 +87,5 @@ class LocalDoor:
         with contextlib.suppress(FileNotFoundError):
             self.path.unlink()
         with contextlib.suppress(Exception):
-            await self.gw.storage.run(self.tokens.revoke, self.token_id)
+            await self.gw.revoke_token(self.token_id)
         self.token_id = None

@@ -7,7 +7,7 @@ from typing import Any
 
 from terminal5.daemon.routes import ROUTES, Param, Route
 
-MAX_ID = 2**31 - 1  # the INTEGER id columns (terminal5.convert.MAX_ID)
+MAX_ID = 2**31 - 1  # the INTEGER id columns (terminal5.wire.MAX_ID)
 #: an amount in a request: what the server accepts, exactly (api.MONEY_WIRE_RE)
 MONEY = {
     "type": "string",

@@ -1,4 +1,4 @@
-"""Reconciliation (the seed's Terminal 7) and the stored-order format validator.
+"""Reconciliation on a schedule, and the stored-order format validator.
 
 ``Gateway.reconcile`` (``terminal5.reconciliation``, the one orchestration) compares a broker's orders on
 the exchange with the database both ways. ``Reconciler`` runs it on start and every N seconds for every
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from terminal5.gateway import Gateway
 from terminal5.logs import current_request_id, request_scope
 from terminal5.models import OrderStatus, Side, Source
 
-#: the seed's Terminal7FormatValidator.REQUIRED_FIELDS, as columns of the ``trades`` table
+#: the columns every stored order must fill (of the ``orders`` table), whoever wrote it
 REQUIRED_FIELDS = ("user_id", "broker_id", "source", "symbol", "side", "type", "status", "client_order_id")
 STATUSES = frozenset(s.value for s in OrderStatus)
 #: states in which an order may lack the exchange's raw payload (never answered, or refused)
@@ -50,14 +51,10 @@ def validate_row(row: Any) -> list[str]:
     return problems
 
 
-def validate_orders(gw: Gateway, broker_id: int | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
-    """Run on the DB thread: the validator over the most recent ``limit`` stored orders."""
-    R = gw.storage.m.OrderRow
-    query = R.select().order_by(R.id.desc()).limit(limit)
-    if broker_id is not None:
-        query = query.where(R.broker_id == broker_id)
+def validate_orders(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The validator's findings over stored orders (``Gateway.recent_orders``)."""
     findings = []
-    for row in query:
+    for row in rows:
         problems = validate_row(row)
         if problems:
             findings.append(
@@ -81,7 +78,7 @@ class Reconciler:
         self.last: dict[int, dict[str, Any]] = {}
 
     async def validate(self, broker_id: int | None = None) -> list[dict[str, Any]]:
-        return await self.gw.storage.run(validate_orders, self.gw, broker_id)
+        return validate_orders(await self.gw.recent_orders(broker_id=broker_id, limit=10_000))
 
     async def reconcile_broker(self, broker_id: int) -> dict[str, Any]:
         broker = await self.gw.get_broker(broker_id)

@@ -4,7 +4,7 @@ The database is the source of truth: UNIQUE(exchange, native_id) and UNIQUE(exch
 make a double claim impossible, whatever the number of gateway processes. A claim is one INSERT; on a
 unique violation the winner is read back: the same client id means the claim is already ours, another
 client id means the candidate is taken and the plugin's next probe is tried. There is no
-check-then-write window (the seed's race).
+check-then-write window (where two processes both see a candidate free and both take it).
 
 Redis, when configured, is a shared cache in front (SET NX, 30-day TTL): it answers reverse lookups
 without a database round trip and lets a process skip candidates already taken. Losing it loses

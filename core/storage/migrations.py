@@ -14,17 +14,30 @@ if TYPE_CHECKING:
     from terminal5.storage.database import Storage
 
 
+def _table_exists(storage: Storage, name: str) -> bool:
+    if storage.is_postgres:
+        (found,) = storage.db.execute_sql("SELECT to_regclass(%s)", (name,)).fetchone()
+        return found is not None
+    sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return storage.db.execute_sql(sql, (name,)).fetchone() is not None
+
+
+def _orders_table(storage: Storage) -> str:
+    """The orders table's name in this database: ``trades`` until v3 renamed it, ``orders`` since."""
+    return "trades" if _table_exists(storage, "trades") else storage.m.OrderRow._meta.table_name
+
+
 def _v1_initial(storage: Storage) -> None:
+    """The tables; on PostgreSQL, JSONB indexes on the raw answer: containment searches (GIN) and the native
+    status. (Per-exchange keys, once hard-coded here, are declared by plugins since v3:
+    ``ExchangeSpec.raw_index_fields``, created at start-up by ``terminal5.storage.raw_indexes``.)"""
     m = storage.m
     storage.db.create_tables([t for t in m.tables if t is not m.SchemaVersion], safe=True)
     if storage.is_postgres:
-        # The seed's JSONB indexes: containment searches and the usual native keys.
+        table = _orders_table(storage)
         for sql in (
-            "CREATE INDEX IF NOT EXISTS idx_raw_response_gin ON trades USING GIN (raw_response)",
-            "CREATE INDEX IF NOT EXISTS idx_raw_clientoid ON trades ((raw_response->>'clientOid'))",
-            "CREATE INDEX IF NOT EXISTS idx_raw_client_order_id ON trades ((raw_response->>'clientOrderId'))",
-            "CREATE INDEX IF NOT EXISTS idx_raw_userref ON trades ((raw_response->>'userref'))",
-            "CREATE INDEX IF NOT EXISTS idx_raw_native_status ON trades ((raw_response->>'status'))",
+            f"CREATE INDEX IF NOT EXISTS idx_raw_response_gin ON {table} USING GIN (raw_response)",
+            f"CREATE INDEX IF NOT EXISTS idx_raw_native_status ON {table} ((raw_response->>'status'))",
         ):
             storage.db.execute_sql(sql)
 
@@ -49,7 +62,7 @@ def _sqlite_never_reuse_ids(storage: Storage, model: Any) -> None:
     # The removed row with the highest id is gone already: never hand out an id something still names.
     high = db.execute_sql(f'SELECT COALESCE(MAX(id), 0) FROM "{table}"').fetchone()[0]  # noqa: S608 - our names
     if table == "brokers":
-        for other in ("trades", "native_calls"):
+        for other in (_orders_table(storage), "native_calls"):
             sql = f'SELECT COALESCE(MAX(broker_id), 0) FROM "{other}"'  # noqa: S608 - our table names
             high = max(high, db.execute_sql(sql).fetchone()[0])
     row = db.execute_sql("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
@@ -72,10 +85,46 @@ def _v2_ids_never_reused_and_kill_authority(storage: Storage) -> None:
         _sqlite_never_reuse_ids(storage, model)
 
 
+#: the per-exchange raw-answer indexes v1 used to create (plugins declare theirs since v3)
+_HARD_CODED_RAW_INDEXES = ("idx_raw_clientoid", "idx_raw_client_order_id", "idx_raw_userref")
+
+
+def _v3_orders_table_named_orders(storage: Storage) -> None:
+    """The table of orders was called ``trades`` while a ``Trade`` is a fill: it is renamed ``orders``, rows
+    kept, its indexes (and PostgreSQL's id sequence) renamed with it. The per-exchange raw-answer indexes v1
+    hard-coded are dropped: plugins declare theirs (``ExchangeSpec.raw_index_fields``) and they are created
+    at start-up for the plugins installed."""
+    db = storage.db
+    if _table_exists(storage, "trades") and not _table_exists(storage, "orders"):
+        db.execute_sql('ALTER TABLE "trades" RENAME TO "orders"')
+        if storage.is_postgres:
+            sql = (
+                "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'orders' "
+                "AND indexname LIKE %s"
+            )
+            for (name,) in db.execute_sql(sql, ("trades%",)).fetchall():
+                db.execute_sql(f'ALTER INDEX "{name}" RENAME TO "orders{name[len("trades") :]}"')
+            db.execute_sql("ALTER SEQUENCE IF EXISTS trades_id_seq RENAME TO orders_id_seq")
+        else:
+            # SQLite renames no index: drop the old names, create the model's (same columns, new names)
+            sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'orders' AND sql IS NOT NULL"
+            for (name,) in db.execute_sql(sql).fetchall():
+                if name.startswith("trades"):
+                    db.execute_sql(f'DROP INDEX "{name}"')
+            storage.m.OrderRow._schema.create_indexes(safe=True)
+    if storage.is_postgres:
+        for name in _HARD_CODED_RAW_INDEXES:
+            db.execute_sql(f'DROP INDEX IF EXISTS "{name}"')
+
+
 #: an arbitrary constant naming Terminal 5's migration lock
 MIGRATION_LOCK_ID = 0x7E5A_0005
 
-MIGRATIONS: list[Callable[[Storage], None]] = [_v1_initial, _v2_ids_never_reused_and_kill_authority]
+MIGRATIONS: list[Callable[[Storage], None]] = [
+    _v1_initial,
+    _v2_ids_never_reused_and_kill_authority,
+    _v3_orders_table_named_orders,
+]
 
 
 def _check_target(storage: Storage) -> None:

@@ -1,4 +1,4 @@
-"""Orders in the ``trades`` table: the unified order <-> its row. Synchronous; run on the DB thread."""
+"""Orders in the ``orders`` table: the unified order <-> its row. Synchronous; run on the DB thread."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 import peewee
 
-from terminal5.convert import converter, unstructure
 from terminal5.idempotency import fingerprint
 from terminal5.models import (
     Order,
@@ -22,6 +21,8 @@ from terminal5.models import (
     Trade,
 )
 from terminal5.storage.fields import now
+from terminal5.storage.stored_order import StoredOrder
+from terminal5.wire import converter, unstructure
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
@@ -38,7 +39,11 @@ def _enum(cls: Any, value: Any) -> Any:
     return None if value is None else cls(value)
 
 
-def row_to_order(row: Any) -> Order:
+def _record(row: Any | None) -> StoredOrder | None:
+    return None if row is None else StoredOrder.of(row)
+
+
+def row_to_order(row: StoredOrder | Any) -> Order:
     return Order(
         exchange=row.exchange,
         symbol=row.symbol,
@@ -98,13 +103,16 @@ class OrderRepo:
         self.storage = storage
         self.m = storage.m
 
-    def find(self, broker_id: int, client_order_id: str) -> Any | None:
-        R = self.m.OrderRow
-        return R.get_or_none((R.broker_id == broker_id) & (R.client_order_id == client_order_id))
+    def get(self, row_id: int) -> StoredOrder | None:
+        return _record(self.m.OrderRow.get_or_none(self.m.OrderRow.id == row_id))
 
-    def find_by_exchange_id(self, broker_id: int, exchange_order_id: str) -> Any | None:
+    def find(self, broker_id: int, client_order_id: str) -> StoredOrder | None:
         R = self.m.OrderRow
-        return R.get_or_none((R.broker_id == broker_id) & (R.exchange_order_id == exchange_order_id))
+        return _record(R.get_or_none((R.broker_id == broker_id) & (R.client_order_id == client_order_id)))
+
+    def find_by_exchange_id(self, broker_id: int, exchange_order_id: str) -> StoredOrder | None:
+        R = self.m.OrderRow
+        return _record(R.get_or_none((R.broker_id == broker_id) & (R.exchange_order_id == exchange_order_id)))
 
     def insert_intent(
         self,
@@ -117,11 +125,11 @@ class OrderRepo:
         ignored_params: tuple[str, ...],
         request_id: str,
         parent_client_order_id: str | None = None,
-    ) -> Any | None:
+    ) -> StoredOrder | None:
         """The order before it is sent (status pending_submit). None if the client id is already stored."""
         try:
             with self.storage.db.atomic():
-                return self.m.OrderRow.create(
+                row = self.m.OrderRow.create(
                     user_id=request.user_id,
                     broker_id=request.broker_id,
                     exchange=exchange,
@@ -148,19 +156,20 @@ class OrderRepo:
                 )
         except peewee.IntegrityError:
             return None
+        return StoredOrder.of(row)
 
-    def update(self, row_id: int, **fields: Any) -> Any:
+    def update(self, row_id: int, **fields: Any) -> StoredOrder:
         R = self.m.OrderRow
         fields.setdefault("updated_at", now())
         R.update(**fields).where(R.id == row_id).execute()
-        return R.get_by_id(row_id)
+        return StoredOrder.of(R.get_by_id(row_id))
 
-    def save_result(self, row_id: int, order: Order) -> Any:
+    def save_result(self, row_id: int, order: Order) -> StoredOrder:
         return self.update(row_id, **result_fields(order), outcome_unknown=False, error=None)
 
     def upsert_external(
         self, *, broker_id: int, user_id: int, order: Order, market_type: str
-    ) -> tuple[Any, str | None]:
+    ) -> tuple[StoredOrder, str | None]:
         """An order found on the exchange. Returns (row, previous stored status or None when created)."""
         existing = None
         if order.client_order_id:
@@ -187,8 +196,7 @@ class OrderRepo:
             reduce_only=order.reduce_only,
             position_side=order.position_side.value if order.position_side else None,
         )
-        row = self.m.OrderRow.create(**fields)
-        return row, None
+        return StoredOrder.of(self.m.OrderRow.create(**fields)), None
 
     def list(
         self,
@@ -201,7 +209,7 @@ class OrderRepo:
         until: datetime | None = None,
         limit: int = 100,
         offset: int = 0,
-    ) -> list[Any]:
+    ) -> list[StoredOrder]:
         R = self.m.OrderRow
         query = R.select()
         if user_id is not None:
@@ -216,19 +224,33 @@ class OrderRepo:
             query = query.where(R.created_at >= since)
         if until is not None:
             query = query.where(R.created_at < until)
-        return list(query.order_by(R.id.desc()).limit(limit).offset(offset))
+        return [StoredOrder.of(r) for r in query.order_by(R.id.desc()).limit(limit).offset(offset)]
 
-    def unresolved(self, broker_id: int) -> list[Any]:
+    def recent(self, *, broker_id: int | None = None, limit: int = 10_000) -> list[StoredOrder]:
+        """The most recent ``limit`` stored orders (of one broker, or of all), newest first."""
         R = self.m.OrderRow
-        return list(R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES))))
+        query = R.select().order_by(R.id.desc()).limit(limit)
+        if broker_id is not None:
+            query = query.where(R.broker_id == broker_id)
+        return [StoredOrder.of(r) for r in query]
 
-    def rejected_since(self, broker_id: int, since: datetime) -> list[Any]:
+    def counts(self) -> list[tuple[str, str, int]]:
+        """How many orders are stored per (exchange, status)."""
         R = self.m.OrderRow
-        return list(
-            R.select().where(
-                (R.broker_id == broker_id) & (R.status == OrderStatus.REJECTED.value) & (R.updated_at >= since)
-            )
+        query = R.select(R.exchange, R.status, peewee.fn.COUNT(R.id).alias("n")).group_by(R.exchange, R.status)
+        return [(r.exchange, r.status, r.n) for r in query]
+
+    def unresolved(self, broker_id: int) -> list[StoredOrder]:
+        R = self.m.OrderRow
+        query = R.select().where((R.broker_id == broker_id) & (R.status.in_(OPEN_STATES)))
+        return [StoredOrder.of(r) for r in query]
+
+    def rejected_since(self, broker_id: int, since: datetime) -> list[StoredOrder]:
+        R = self.m.OrderRow
+        query = R.select().where(
+            (R.broker_id == broker_id) & (R.status == OrderStatus.REJECTED.value) & (R.updated_at >= since)
         )
+        return [StoredOrder.of(r) for r in query]
 
     def known_exchange_ids(self, broker_id: int, exchange_order_ids: Collection[str]) -> set[str]:
         """The ids among ``exchange_order_ids`` that name an order stored for this broker."""

@@ -1,7 +1,9 @@
 """The tables, built per database so several gateways (tests, tools) can live in one process.
 
-``trades`` is the seed's dual-storage table: typed unified columns plus ``raw_response``, the native
-payload as received. ``native_calls`` is the audit trail of every native call (scrubbed).
+``orders`` keeps each order twice: typed unified columns (what the gateway reasons on) plus
+``raw_response``, the native payload as received (what the exchange really said, for audits and for
+fields the unified model does not carry). ``native_calls`` is the audit trail of every native call
+(scrubbed). Migrations (``terminal5.storage.migrations``) create and evolve them.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
         updated_at = UtcDateTimeField(default=now)
 
         class Meta:
-            table_name = "trades"
+            table_name = "orders"  # ``trades`` before migration v3: a ``Trade`` is a fill
             indexes = (
                 (("broker_id", "client_order_id"), True),
                 (("exchange", "exchange_order_id"), False),
@@ -107,7 +109,9 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
                 (("user_id", "created_at"), False),
             )
 
-    class NativeCall(Base):
+    class AuditRecord(Base):
+        """One native call as sent and answered (scrubbed by the transport): the audit trail."""
+
         exchange = peewee.CharField(max_length=50)
         broker_id = peewee.IntegerField(null=True, index=True)
         client_order_id = peewee.CharField(max_length=128, null=True, index=True)
@@ -156,12 +160,12 @@ def build_models(db: peewee.Database) -> SimpleNamespace:
         class Meta:
             table_name = "api_tokens"
 
-    tables = [SchemaVersion, Broker, OrderRow, NativeCall, ClientId, Heartbeat, ApiToken]
+    tables = [SchemaVersion, Broker, OrderRow, AuditRecord, ClientId, Heartbeat, ApiToken]
     return SimpleNamespace(
         SchemaVersion=SchemaVersion,
         Broker=Broker,
         OrderRow=OrderRow,
-        NativeCall=NativeCall,
+        AuditRecord=AuditRecord,
         ClientId=ClientId,
         Heartbeat=Heartbeat,
         ApiToken=ApiToken,

@@ -29,6 +29,10 @@ It proves the gateway's behaviour, not the exchange's: the wire format's evidenc
 Layout: accounts and wallets live in ``fake_wallets``, fault rules and records in ``fake_faults``, the
 control route in ``fake_control``; this module (a little over 400 lines, on purpose) keeps the one class a
 simulator subclasses whole: lifecycle, dispatch with its fault hooks, and the entry points to the rest.
+
+Longer than ~400 lines on purpose: the server's lifecycle, routing and fault application form one request
+path that a simulator author reads top to bottom; wallets, faults and the control route already live in
+``fake_wallets``, ``fake_faults`` and ``fake_control``.
 """
 
 from __future__ import annotations

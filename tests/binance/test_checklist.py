@@ -250,7 +250,7 @@ class TestBinanceChecklist(ExchangeChecklist):
         gateway = checklist.gateway
         await gateway.place_order(checklist.order(client_order_id="ck-audit"))
         await gateway.flush()
-        rows = await gateway.storage.run(lambda: list(gateway.storage.m.NativeCall.select()))
+        rows = await gateway.storage.run(lambda: list(gateway.storage.m.AuditRecord.select()))
         assert rows, "calls are audited"
         signed = 0
         for row in rows:

@@ -12,7 +12,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from terminal5.contract import NativeContext
-from terminal5.convert import CLIENT_ORDER_ID_RE
 from terminal5.errors import InvalidOrder
 from terminal5.models import (
     MarginMode,
@@ -25,6 +24,7 @@ from terminal5.models import (
     TimeInForce,
 )
 from terminal5.plugins import load_hooks
+from terminal5.wire import CLIENT_ORDER_ID_RE
 from terminal5_binance import constants, plugin
 from terminal5_binance.clientids import child_client_id, is_compliant, map_client_id
 from terminal5_binance.markets import parse_exchange_info

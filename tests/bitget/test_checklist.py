@@ -201,7 +201,7 @@ class TestBitgetSpotChecklist(ExchangeChecklist):
         gateway = checklist.gateway
         await gateway.place_order(checklist.order(client_order_id="ck-audit"))
         await gateway.flush()
-        rows = await gateway.storage.run(lambda: list(gateway.storage.m.NativeCall.select()))
+        rows = await gateway.storage.run(lambda: list(gateway.storage.m.AuditRecord.select()))
         assert rows
         for row in rows:
             text = f"{row.url} {row.request_headers} {row.request_body} {row.response_body}"

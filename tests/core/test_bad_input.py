@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from terminal5.convert import structure_request
 from terminal5.errors import BadSymbol, InvalidOrder, InvalidOrderRequest, Terminal5Error, UnsupportedParameterError
+from terminal5.wire import structure_request
 
 BASE = {
     "symbol": "BTC/USDT",

@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from terminal5.convert import structure_request
 from terminal5.errors import DuplicateOrder
 from terminal5.idempotency import normalized_request, same_request
 from terminal5.storage.orders import request_fingerprint
+from terminal5.wire import structure_request
 
 
 async def test_trailing_zeros_are_the_same_order(env: Any) -> None:

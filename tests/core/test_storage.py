@@ -20,6 +20,7 @@ from terminal5.secrets import SecretBox, generate_key, load_or_create_key
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.migrations import MIGRATIONS, migrate
+from terminal5.storage.raw_indexes import ensure_raw_indexes
 from terminal5.testing.loopback_server import LoopbackExchange
 
 RAW = {"orderId": 1, "price": Decimal("43000.123456789012345678"), "qty": "0.00000001", "t": Decimal("1688666559.8974")}
@@ -162,7 +163,7 @@ async def test_audit_trail_keeps_calls_without_secrets(db_url: str, t5_gateway: 
 
         def calls() -> list[Any]:
             return list(
-                gateway.storage.m.NativeCall.select().where(gateway.storage.m.NativeCall.client_order_id == "aud-1")
+                gateway.storage.m.AuditRecord.select().where(gateway.storage.m.AuditRecord.client_order_id == "aud-1")
             )
 
         rows = await gateway.storage.run(calls)
@@ -194,14 +195,14 @@ def test_wrong_master_key_is_a_clear_error() -> None:
 
 
 SEED_QUERIES = {
-    "by raw clientOid": "SELECT client_order_id FROM trades WHERE raw_response->>'clientOid' = 'ARISTO_1_1706000000_abc'",
-    "by Kraken userref": "SELECT client_order_id FROM trades WHERE (raw_response->'userref')::int = 1234567",
+    "by raw clientOid": "SELECT client_order_id FROM orders WHERE raw_response->>'clientOid' = 'ARISTO_1_1706000000_abc'",
+    "by Kraken userref": "SELECT client_order_id FROM orders WHERE (raw_response->'userref')::int = 1234567",
     "audit one order": (
         "SELECT id, symbol, side, status, raw_response->>'status' AS native_status, raw_response "
-        "FROM trades WHERE client_order_id = 'kr-1'"
+        "FROM orders WHERE client_order_id = 'kr-1'"
     ),
     "statistics per exchange": (
-        "SELECT exchange, COUNT(*) AS total_orders, AVG(filled / quantity) AS avg_fill_rate FROM trades "
+        "SELECT exchange, COUNT(*) AS total_orders, AVG(filled / quantity) AS avg_fill_rate FROM orders "
         "WHERE created_at >= NOW() - INTERVAL '7 days' GROUP BY exchange ORDER BY exchange"
     ),
 }
@@ -240,6 +241,8 @@ async def test_seed_example_queries_on_postgresql(pg_url: str) -> None:
         )
 
     await storage.run(seed)
+    # the Bitget plugin declares clientOid (ExchangeSpec.raw_index_fields); the gateway does this at start-up
+    await storage.run(ensure_raw_indexes, storage, ["clientOid"])
 
     def run(sql: str) -> list[Any]:
         return storage.db.execute_sql(sql).fetchall()
@@ -253,12 +256,12 @@ async def test_seed_example_queries_on_postgresql(pg_url: str) -> None:
         ("bitget", 1, Decimal("0.50")),
         ("kraken", 1, Decimal("1.00")),
     ]
-    plan = await storage.run(run, "SELECT indexname FROM pg_indexes WHERE tablename = 'trades'")
+    plan = await storage.run(run, "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'")
     names = {p[0] for p in plan}
     assert {"idx_raw_response_gin", "idx_raw_clientoid", "idx_raw_native_status"} <= names
     column = await storage.run(
         run,
-        "SELECT data_type FROM information_schema.columns WHERE table_name='trades' AND column_name='raw_response' "
+        "SELECT data_type FROM information_schema.columns WHERE table_name='orders' AND column_name='raw_response' "
         "AND table_schema = current_schema()",
     )
     assert column == [("jsonb",)]

@@ -263,7 +263,7 @@ async def test_request_id_travels_to_the_database(world: World) -> None:
     await world.daemon.gw.flush()
     m = world.daemon.gw.storage.m
     calls = await world.daemon.gw.storage.run(
-        lambda: [c.endpoint for c in m.NativeCall.select().where(m.NativeCall.request_id == "trace-abc-123")])
+        lambda: [c.endpoint for c in m.AuditRecord.select().where(m.AuditRecord.request_id == "trace-abc-123")])
     assert "order.place" in calls
 
 

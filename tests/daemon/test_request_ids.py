@@ -19,7 +19,7 @@ async def audit_since(world: World, after: int) -> list[tuple[str, str | None]]:
     await gw.flush()
 
     def rows() -> list[tuple[str, str | None]]:
-        m = gw.storage.m.NativeCall
+        m = gw.storage.m.AuditRecord
         return [(r.endpoint, r.request_id) for r in m.select().where(m.id > after).order_by(m.id)]
 
     return await gw.storage.run(rows)
@@ -30,7 +30,7 @@ async def last_audit_id(world: World) -> int:
     await gw.flush()
 
     def last() -> int:
-        m = gw.storage.m.NativeCall
+        m = gw.storage.m.AuditRecord
         row = m.select().order_by(m.id.desc()).first()
         return row.id if row else 0
 

@@ -15,7 +15,7 @@ from terminal5_binance.constants import CLIENT_ID_MAX_LENGTH, CLIENT_ID_PATTERN
 
 _COMPLIANT = re.compile(CLIENT_ID_PATTERN)
 _DISALLOWED = re.compile(r"[^A-Za-z0-9_-]")
-#: the unified rule (terminal5.convert.CLIENT_ORDER_ID_RE): 64 characters max
+#: the unified rule (terminal5.wire.CLIENT_ORDER_ID_RE): 64 characters max
 UNIFIED_MAX_LENGTH = 64
 HASH_LENGTH = 20  # 80 bits of hex: collisions are astronomically unlikely, the core probes anyway
 PREFIX_LENGTH = CLIENT_ID_MAX_LENGTH - HASH_LENGTH - 1

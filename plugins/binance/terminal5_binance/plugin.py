@@ -91,6 +91,7 @@ SPEC = ExchangeSpec(
     client_id=ClientIdRule(kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN),
     urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.TESTNET_URLS),
     client_factory=BinanceClient,
+    raw_index_fields=("clientOrderId",),  # the client id echoed in every order answer
     rate_limits=_shared_rate_limits(),
     broker_options={
         "recv_window": "recvWindow in ms for signed requests (default 5000, max 60000)",

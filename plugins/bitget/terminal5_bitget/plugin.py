@@ -84,6 +84,7 @@ SPEC = ExchangeSpec(
     client_id=ClientIdRule(kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN),
     urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.DEMO_URLS),
     client_factory=BitgetClient,
+    raw_index_fields=("clientOid",),  # the client id echoed in every order answer
     rate_limits=shared_rate_limits(),
     requires_passphrase=True,
     broker_options={

@@ -81,6 +81,7 @@ def exchange_spec() -> ExchangeSpec:
         client_id=ClientIdRule(kind="int32", max_length=10, pattern=r"^[1-9][0-9]{0,9}$"),
         urls=ExchangeUrls(production={MarketType.SPOT: PRODUCTION_URL}),  # no spot testnet exists
         client_factory=KrakenClient,
+        raw_index_fields=("userref",),  # the int32 client id every order answer carries
         broker_options=BROKER_OPTIONS,
         rate_limits=(shared_rest_counter(),),
     )

@@ -1,7 +1,7 @@
 """Unified client id -> Kraken ``userref`` candidates, and the ``cl_ord_id`` form. Pure functions.
 
-The seed's mapper checked Redis, then wrote, then incremented without re-checking, so two ids could end
-up with one userref. Here the plugin only *proposes*: attempt 0 is a deterministic first guess, attempt
+A mapper that checks a cache, then writes, then increments without re-checking lets two ids end up with
+one userref. Here the plugin only *proposes*: attempt 0 is a deterministic first guess, attempt
 ``n`` the ``n``-th probe after it, and the core claims each candidate atomically in its store (unique
 per exchange) until one is free. Uniqueness is the store's job; determinism and range are ours.
 

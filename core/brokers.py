@@ -1,0 +1,81 @@
+"""Brokers (exchange accounts) as the gateway sees them: added with their endpoints and options checked
+against the plugin's ``ExchangeSpec``, owned by one user (tenancy), with their decrypted credentials cached
+for the calls' contexts (forgotten when the broker is removed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from terminal5 import broker_endpoints
+from terminal5.contract import Credentials
+from terminal5.errors import Terminal5Error
+from terminal5.plugins import Registry
+from terminal5.storage.brokers import BrokerInfo, BrokerRepo
+from terminal5.storage.database import Storage
+
+
+class Brokers:
+    def __init__(self, registry: Registry, storage: Storage, repo: BrokerRepo) -> None:
+        self.registry = registry
+        self.storage = storage
+        self.repo = repo
+        #: decrypted once per broker, dropped when the broker is removed
+        self.cached_credentials: dict[int, Credentials] = {}
+
+    async def add(
+        self,
+        *,
+        user_id: int,
+        exchange: str,
+        label: str,
+        api_key: str,
+        api_secret: str,
+        api_password: str | None = None,
+        testnet: bool = False,
+        base_url: str | Mapping[str, str] | None = None,
+        options: Mapping[str, Any] | None = None,
+    ) -> BrokerInfo:
+        spec = self.registry.get(exchange)
+        stored_base_url = broker_endpoints.parse(base_url, spec)
+        unknown = set(options or {}) - set(spec.broker_options)
+        if unknown:
+            raise Terminal5Error(
+                f"{exchange} has no broker option(s) {', '.join(sorted(unknown))} "
+                f"(known: {', '.join(sorted(spec.broker_options)) or 'none'})",
+                field="options",
+            )
+        return await self.storage.run(
+            self.repo.add,
+            user_id=user_id,
+            exchange=exchange,
+            label=label,
+            api_key=api_key,
+            api_secret=api_secret,
+            api_password=api_password,
+            testnet=testnet,
+            base_url=stored_base_url,
+            options=options,
+        )
+
+    async def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
+        return await self.storage.run(self.repo.get, broker_id, user_id)
+
+    async def list(self, user_id: int | None = None) -> list[BrokerInfo]:
+        return await self.storage.run(self.repo.list, user_id)
+
+    async def remove(self, broker_id: int, user_id: int | None = None, *, force: bool = False) -> None:
+        await self.storage.run(self.repo.remove, broker_id, user_id, force=force)
+        self.cached_credentials.pop(broker_id, None)
+
+    async def set_enabled(
+        self, broker_id: int, enabled: bool, reason: str | None = None, *, by: str | None = None
+    ) -> BrokerInfo:
+        return await self.storage.run(self.repo.set_enabled, broker_id, enabled, reason, by=by)
+
+    async def credentials(self, broker_id: int) -> Credentials:
+        creds = self.cached_credentials.get(broker_id)
+        if creds is None:
+            creds = await self.storage.run(self.repo.credentials, broker_id)
+            self.cached_credentials[broker_id] = creds
+        return creds
