@@ -49,6 +49,7 @@ from terminal5.models import Order, OrderStatus
 from terminal5.storage.brokers import BrokerInfo
 from terminal5.wire import (
     money_range_error,
+    structure_request,
     to_decimal,
     unstructure,
 )
@@ -141,6 +142,8 @@ class Api:
         if "user_id" in data:
             check_id(data["user_id"], "user_id")
         check_wire_order(data)
+        # every field is checked before the broker is looked up: a bad body is a 400 whoever owns the broker
+        structure_request({**data, "user_id": data.get("user_id", p.user_id or 1)})
         if p.admin:
             if "user_id" not in data:
                 data["user_id"] = (await self.gw.get_broker(broker_id)).user_id
