@@ -563,11 +563,11 @@ def cmd_keygen(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
-    """``simulate``: the loopback exchange, or a plugin's native simulator (``register_simulators``)."""
+    """``simulate``: an installed plugin's native simulator (``register_simulators``; the template plugin
+    registers the loopback exchange, the default)."""
     from terminal5.daemon.extra import build_hooks
     from terminal5.daemon.simulator import parse_accounts, run
     from terminal5.testing.fake_exchange import Account, FaultRule, load_accounts
-    from terminal5.testing.loopback_server import LoopbackExchange
 
     try:
         accounts = [Account(api_key=k, api_secret=v) for k, v in parse_accounts(args.account or []).items()]
@@ -580,9 +580,7 @@ def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
             faults = [FaultRule.from_dict(item) for item in (data if isinstance(data, list) else [data])]
     except (OSError, ValueError, TypeError) as exc:
         raise CliError(str(exc)) from None
-    factories: dict[str, Any] = {"loopback": LoopbackExchange}
-    if args.exchange != "loopback":
-        factories.update(build_hooks(_settings(), extra=args.plugin or ()).simulators())
+    factories: dict[str, Any] = build_hooks(_settings(), extra=args.plugin or ()).simulators()
     if args.exchange not in factories:
         raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories))}); "
                        "install the exchange's plugin")
