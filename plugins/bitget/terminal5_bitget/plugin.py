@@ -136,3 +136,13 @@ def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
     if exchange != EXCHANGE:
         return None
     return constants.STATUSES.get(native_status)
+
+
+@hookimpl
+def register_simulators(register: Callable[..., None]) -> None:
+    def factory(**options: Any) -> Any:
+        from terminal5_bitget.simulator import BitgetSimulator  # the test server loads only when asked for
+
+        return BitgetSimulator(**options)
+
+    register(EXCHANGE, factory)

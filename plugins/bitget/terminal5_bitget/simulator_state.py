@@ -1,8 +1,9 @@
 """The state behind the Bitget simulator, with no HTTP in it: markets, accounts, balances, a book that
-rests and fills orders, positions, plan orders, one-shot faults and a record of what was placed/refused.
+rests and fills orders, positions, plan orders, and a record of what was placed/refused (with the business
+parameters each placement carried).
 
-Kept apart from ``simulator`` (the aiohttp handlers) so it can move onto a shared fake-exchange base
-later. Payloads use Bitget's V2 field names (reference §5): spot orders carry ``status``, mix detail
+Kept apart from ``simulator`` (the HTTP side, on the fake-exchange base of ``terminal5.testing``, which
+also brings the fault knobs, the records route and the lifecycle). Payloads use Bitget's V2 field names (reference §5): spot orders carry ``status``, mix detail
 answers ``state`` and mix lists ``status``; fees are a ``feeDetail`` JSON string (spot, ``newFees`` form)
 or a signed ``fee`` (mix). Every amount is a Decimal, formatted as a string on the way out.
 
@@ -125,18 +126,6 @@ class Account:
         return self.spot.setdefault(name, [Decimal(0), Decimal(0)])
 
 
-@attrs.define
-class Faults:
-    """One-shot faults, each consumed by the next order placement (or lookup)."""
-
-    status_once: str | None = None
-    late_once: float | None = None
-    #: the next N order lookups (orderInfo / detail) answer HTTP 500
-    failing_lookups: int = 0
-    #: the next signed call answers "timestamp expired" once
-    expire_timestamp_once: bool = False
-
-
 class SimState:
     """Everything the simulated Bitget knows. Not thread-safe: one event loop drives it."""
 
@@ -152,7 +141,6 @@ class SimState:
                                            "BTCUSD": Decimal(43000), **(prices or {})}
         self.spread = spread
         self.now_ms = START_TIME
-        self.faults = Faults()
         self._ids = itertools.count(1100000000000000001)
         self._trade_ids = itertools.count(5100000000000000001)
         #: (key, path, business params) of every order placement that reached the matching step
