@@ -82,7 +82,7 @@ SPEC = ExchangeSpec(
     supported_params={MarketType.SPOT: _SPOT_PARAMS, MarketType.SWAP: _MIX_PARAMS},
     order_types={MarketType.SPOT: _ALL_TYPES, MarketType.SWAP: _ALL_TYPES},
     client_id=ClientIdRule(kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN),
-    urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.DEMO_URLS),
+    urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet_headers=constants.DEMO_HEADERS),
     client_factory=BitgetClient,
     rate_limits=shared_rate_limits(),
     requires_passphrase=True,
