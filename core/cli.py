@@ -595,7 +595,8 @@ def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
                              for a in sim.accounts.values()]}
         out.emit(info, lambda d: f"{d['exchange']} simulator on {d['url']} (stops after {d['max_seconds']:.0f}s; "
                  f"records: {d['control']})\n"
-                 + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}" for a in d["accounts"]))
+                 + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}"
+                             + "".join(f"  {k} {v}" for k, v in a.get("extra", {}).items()) for a in d["accounts"]))
         out.stdout.flush()
 
     requests = asyncio.run(run(sim, announce))
