@@ -67,7 +67,7 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
         elif scenario == "reduce_only":
             account.positions[("BTCUSDT", "long")] = [Decimal("0.010"), Decimal(43000)]
         elif scenario == "insufficient_balance":
-            account.coin("USDT")[0] = Decimal(1000)
+            account.spot.free["USDT"] = Decimal(1000)
             account.margin["USDT"] = Decimal(1000)
         yield
         sent = state.placements[before:]

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import pytest
 
 from terminal5 import jsonutil
 from terminal5.contract import Credentials
+from terminal5.testing.fake_exchange import Account
 from terminal5_bitget import auth, constants
 from terminal5_bitget.simulator import BitgetSimulator
 
@@ -184,3 +186,23 @@ def test_simulate_command_serves_bitget(tmp_path: Path) -> None:
         assert proc.wait(30) == 0  # stops cleanly on SIGINT (and by itself after --max-seconds)
     finally:
         proc.kill()
+
+
+async def test_opening_balances_and_a_market_buy_move_the_base_wallet() -> None:
+    poor = Account(api_key="poor-key", api_secret="poor-secret", extra={"passphrase": "poor-pass"},
+                   balances={"USDT": Decimal(500)})
+    async with BitgetSimulator([poor], n_spot=10, n_usdt=5) as sim:
+        who = ("poor-key", "poor-secret", "poor-pass")
+        _, assets = await call(sim, "GET", constants.Spot.assets, who=who)
+        assert [(a["coin"], a["available"]) for a in assets["data"]] == [("USDT", "500")]
+        limit = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
+                 "size": "0.02", "clientOid": "too-big"}
+        _, refused = await call(sim, "POST", constants.Spot.place, limit, who)
+        assert refused["code"] == "43012"
+        market = {"symbol": "BTCUSDT", "side": "buy", "orderType": "market", "force": "gtc", "size": "430.1",
+                  "clientOid": "mkt-1"}
+        _, placed = await call(sim, "POST", constants.Spot.place, market, who)
+        assert placed["code"] == "00000"
+        # 0.01 BTC at the ask (43010) less the 0.1 % fee in BTC; nothing stays held
+        assert sim.wallet("poor-key").free == {"USDT": Decimal("69.9"), "BTC": Decimal("0.00999")}
+        assert not any(sim.wallet("poor-key").locked.values())

@@ -8,8 +8,9 @@ METHOD + path (+ ``?`` + the raw query) + the raw body, with ``ACCESS-KEY`` (400
 ``ACCESS-SIGN`` (40003/40009), ``ACCESS-TIMESTAMP`` (40005, 40008 when ``check_timestamp`` or
 ``expire_timestamp_once``) and ``ACCESS-PASSPHRASE`` (40011/40012).
 
-Accounts: ``Account(api_key, api_secret, extra={"passphrase": ...})`` (an account without one gets a
-random passphrase, shown by ``terminal5 simulate``). The markets, books, balances and positions live in
+Accounts: ``Account(api_key, api_secret, extra={"passphrase": ...}, balances=...)`` (an account without
+a passphrase gets a random one, shown by ``terminal5 simulate``; ``balances`` open its spot wallet, the
+base's ``Wallet``: resting orders hold, fills settle, cancels release). The markets, books, balances and positions live in
 :mod:`terminal5_bitget.simulator_state`; this module is the HTTP side. Endpoint names (for fault rules)
 are the client's rate-limit labels (``spot.order.place``, ``mix.order.fetch``…); roles ``place``,
 ``lookup``, ``cancel`` as the base defines them. ``GET /_sim/records`` adds to the base's records the
@@ -81,7 +82,9 @@ class BitgetSimulator(FakeExchange):
             if key not in self.accounts:
                 self.accounts[key] = Account(api_key=key, api_secret=account.secret,
                                              extra={"passphrase": account.passphrase})
+            self.wallets[key] = account.spot
         self.prices = self.state.prices  # ``POST /_sim/price`` moves the book's reference price
+        self.book = self.state.book  # type: ignore[assignment]
         #: off by default: tests run on the state's fake clock
         self.check_timestamp = check_timestamp
         #: the next signed call answers "Request timestamp expired" (40008) once
@@ -98,7 +101,8 @@ class BitgetSimulator(FakeExchange):
             account.extra["passphrase"] = secrets.token_urlsafe(12)  # Bitget keys always have one
         super().add_account(account)
         if account.api_key not in self.state.accounts:
-            self.state.add_account(account.api_key, account.api_secret, account.extra["passphrase"])
+            self.state.add_account(account.api_key, account.api_secret, account.extra["passphrase"], account.balances)
+        self.wallets[account.api_key] = self.state.accounts[account.api_key].spot  # the spot wallet is the base's
 
     def now_ms(self) -> int:
         return self.state.now_ms
