@@ -582,8 +582,8 @@ def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
         raise CliError(str(exc)) from None
     factories: dict[str, Any] = build_hooks(_settings(), extra=args.plugin or ()).simulators()
     if args.exchange not in factories:
-        raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories))}); "
-                       "install the exchange's plugin")
+        raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories)) or 'none'}); "
+                       "install the exchange's plugin (plugins/template serves the loopback exchange)")
     sim = factories[args.exchange](accounts=accounts, port=args.port, max_seconds=args.max_seconds,
                                    faults=faults, seed=args.seed)
     sim.ensure_account()
