@@ -118,11 +118,11 @@ def cmd_keygen(args: argparse.Namespace, out: Out) -> int:
 
 
 def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
-    """``simulate``: the loopback exchange, or a plugin's native simulator (``register_simulators``)."""
+    """``simulate``: an installed plugin's native simulator (``register_simulators``; the template plugin
+    registers the loopback exchange, the default)."""
     from terminal5.daemon.extra import build_hooks
     from terminal5.daemon.simulator import parse_accounts, run
     from terminal5.testing.fake_exchange import Account, FaultRule, load_accounts
-    from terminal5.testing.loopback_server import LoopbackExchange
 
     try:
         accounts = [Account(api_key=k, api_secret=v) for k, v in parse_accounts(args.account or []).items()]
@@ -135,12 +135,10 @@ def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
             faults = [FaultRule.from_dict(item) for item in (data if isinstance(data, list) else [data])]
     except (OSError, ValueError, TypeError) as exc:
         raise CliError(str(exc)) from None
-    factories: dict[str, Any] = {"loopback": LoopbackExchange}
-    if args.exchange != "loopback":
-        factories.update(build_hooks(load_settings(), extra=args.plugin or ()).simulators())
+    factories: dict[str, Any] = build_hooks(load_settings(), extra=args.plugin or ()).simulators()
     if args.exchange not in factories:
-        raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories))}); "
-                       "install the exchange's plugin")
+        raise CliError(f"no simulator for {args.exchange!r} (available: {', '.join(sorted(factories)) or 'none'}); "
+                       "install the exchange's plugin (plugins/template serves the loopback exchange)")
     sim = factories[args.exchange](accounts=accounts, port=args.port, max_seconds=args.max_seconds,
                                    faults=faults, seed=args.seed)
     sim.ensure_account()
@@ -152,7 +150,8 @@ def cmd_simulator(args: argparse.Namespace, out: Out) -> int:
                              for a in sim.accounts.values()]}
         out.emit(info, lambda d: f"{d['exchange']} simulator on {d['url']} (stops after {d['max_seconds']:.0f}s; "
                  f"records: {d['control']})\n"
-                 + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}" for a in d["accounts"]))
+                 + "\n".join(f"  account: key {a['api_key']}  secret {a['api_secret']}"
+                             + "".join(f"  {k} {v}" for k, v in a.get("extra", {}).items()) for a in d["accounts"]))
         out.stdout.flush()
 
     requests = asyncio.run(run(sim, announce))

@@ -100,7 +100,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     records: list[Any] = []
     sent: list[Any] = []
     transport = HttpTransport("bitget", hooks.map_error, clock_ms=lambda: clock[0],
-                              observers=[lambda ctx, record: records.append(record)])
+                              observers=[lambda ctx, record: records.append(record)],
+                              testnet_headers=plugin.SPEC.urls.testnet_headers)  # as the gateway builds it
     original = transport.send
 
     async def spy(ctx: CallContext, request: Any) -> Any:

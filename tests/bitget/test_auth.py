@@ -10,7 +10,8 @@ import pytest
 
 from terminal5.contract import Credentials
 from terminal5.errors import AuthenticationError
-from terminal5_bitget import auth, constants
+from terminal5.models import MarketType
+from terminal5_bitget import auth, constants, plugin
 
 CREDS = Credentials(api_key="test-api-key", api_secret="test-api-secret", api_password="test-passphrase")
 #: §2's GET example, path as the docs print it
@@ -49,9 +50,10 @@ def test_sign_headers_sign_exactly_what_is_sent() -> None:
 
 
 def test_demo_trading_is_a_header() -> None:
-    headers = auth.sign(CREDS, 1, "GET", "/api/v2/spot/account/assets", demo=True)
-    assert headers[constants.DEMO_HEADER] == "1"
-    assert auth.public_headers(demo=True)[constants.DEMO_HEADER] == "1"
+    # the contract's header-marked testnet: the core adds ``paptrading: 1`` to testnet calls, unsigned
+    assert plugin.SPEC.urls.testnet_headers == {constants.DEMO_HEADER: "1"}
+    assert plugin.SPEC.urls.for_(MarketType.SPOT, testnet=True) == constants.BASE_URL
+    assert constants.DEMO_HEADER not in auth.sign(CREDS, 1, "GET", "/api/v2/spot/account/assets")
     assert constants.DEMO_HEADER not in auth.public_headers()
 
 

@@ -1,6 +1,7 @@
 """The validation checklist, phases 1 to 7 (terminal5.testing.checklist), run for Bitget through the real
 ``terminal5.gateway.Gateway`` against the shipped simulator (``terminal5_bitget.simulator``: signatures,
-passphrase and envelopes checked; nothing leaves 127.0.0.1): spot ``BTC/USDT``, and the USDT-M perpetual
+passphrase and envelopes checked; nothing leaves 127.0.0.1; its records route drives the exchange-side
+checks of ``terminal5.testing.exchange_checks``): spot ``BTC/USDT``, and the USDT-M perpetual
 ``BTC/USDT:USDT`` in one-way and in hedge mode.
 
 ``arrange(scenario)`` puts the simulator in the state each scenario needs and, after it, checks the exchange
@@ -60,13 +61,13 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
         requests_before = len(state.requests)
         account = state.accounts[GOOD[0]]
         if scenario == "unknown_status":
-            state.faults.status_once = "SOMETHING_NEW"
+            sim.add_fault({"endpoint": "@place", "kind": "unknown_status", "value": "SOMETHING_NEW"})
         elif scenario == "network_timeout":
-            state.faults.late_once = 1.5  # the gateway's http_timeout is 0.5 s
+            sim.add_fault({"endpoint": "@place", "kind": "timeout", "delay": 1.5})  # the gateway waits 0.5 s
         elif scenario == "reduce_only":
             account.positions[("BTCUSDT", "long")] = [Decimal("0.010"), Decimal(43000)]
         elif scenario == "insufficient_balance":
-            account.coin("USDT")[0] = Decimal(1000)
+            account.spot.free["USDT"] = Decimal(1000)
             account.margin["USDT"] = Decimal(1000)
         yield
         sent = state.placements[before:]
@@ -105,7 +106,7 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BitgetSimulator]:
-    async with BitgetSimulator(SimState([GOOD], n_spot=1000, n_usdt=200)) as sim:
+    async with BitgetSimulator([GOOD], n_spot=1000, n_usdt=200) as sim:
         yield sim
 
 
@@ -130,6 +131,7 @@ def _target(sim: BitgetSimulator, brokers: tuple[Any, Any, Any], product: str) -
         "documented_statuses": list(constants.STATUSES), "futures_symbol": "BTC/USDT:USDT",
         "futures_price": "43000.1", "futures_quantity": "0.005", "huge_quantity": "100",
         "stop_price_below": "40000", "stop_price_above": "50000", "arrange": _arrange(sim, product),
+        "simulator_url": sim.url,
     }
     if product == "spot":
         return ChecklistTarget(spot_symbol="BTC/USDT", limit_price="43000.10", quantity="0.001",
@@ -190,7 +192,7 @@ class TestBitgetSpotChecklist(ExchangeChecklist):
 
     async def test_read_back_failure_completes_from_the_request(self, checklist: ChecklistTarget,
                                                                 sim: BitgetSimulator) -> None:
-        sim.state.faults.failing_lookups = 1
+        sim.add_fault({"endpoint": "spot.order.fetch", "kind": "error", "status": 500})
         order = await checklist.gateway.place_order(checklist.order(client_order_id="ck-half"))
         assert order.id is not None and order.quantity == Decimal("0.001") and order.price == Decimal("43000.1")
         assert order.status is OrderStatus.OPEN and order.raw[constants.COMPLETED_MARK] is True

@@ -14,14 +14,13 @@ import pytest
 from terminal5.models import OrderStatus, OrderType
 from terminal5_bitget import constants, plugin
 from terminal5_bitget.simulator import BitgetSimulator
-from terminal5_bitget.simulator_state import SimState
 
 GOOD = ("life-key", "life-secret", "life-pass")
 
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BitgetSimulator]:
-    async with BitgetSimulator(SimState([GOOD], n_spot=50, n_usdt=20)) as sim:
+    async with BitgetSimulator([GOOD], n_spot=50, n_usdt=20) as sim:
         yield sim
 
 
@@ -78,7 +77,7 @@ async def test_reconciliation_finds_orders_placed_elsewhere(world: tuple[Any, An
 async def test_completed_order_is_replaced_by_the_real_one_on_reconciliation(world: tuple[Any, Any],
                                                                            sim: BitgetSimulator) -> None:
     gateway, broker = world
-    sim.state.faults.failing_lookups = 1
+    sim.add_fault({"endpoint": "spot.order.fetch", "kind": "error", "status": 500})
     placed = await gateway.place_order(order(broker, client_order_id="half-1"))
     assert placed.native_status == "init" and placed.raw[constants.COMPLETED_MARK]
     sim.state.fill_spot(sim.state.accounts[GOOD[0]], placed.id, Decimal("0.0005"), Decimal(42000))
@@ -92,7 +91,7 @@ async def test_expired_timestamp_is_resynced_and_the_order_sent_once_more(world:
                                                                           sim: BitgetSimulator) -> None:
     gateway, broker = world
     await gateway.fetch_balances(broker_id=broker.id)  # markets and a first signed call
-    sim.state.faults.expire_timestamp_once = True
+    sim.expire_timestamp_once = True
     placed = await gateway.place_order(order(broker, client_order_id="skew-1"))
     assert placed.status is OrderStatus.OPEN and len(sim.state.placed("skew-1")) == 1
     assert sim.state.rejections[-1] == (constants.Spot.place, "40008")

@@ -1,12 +1,19 @@
 """The shipped simulator speaks Bitget's protocol: public metadata in realistic size, signatures and
-passphrases verified with Bitget's own error codes, separate accounts, control routes, bounded lifetime."""
+passphrases verified with Bitget's own error codes, separate accounts, control routes (the fake-exchange
+base's records and fault rules, answered in Bitget's envelope), bounded lifetime, and
+``terminal5 simulate --exchange bitget``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -14,9 +21,9 @@ import pytest
 
 from terminal5 import jsonutil
 from terminal5.contract import Credentials
+from terminal5.testing.fake_exchange import Account
 from terminal5_bitget import auth, constants
-from terminal5_bitget.simulator import BitgetSimulator, parse_account
-from terminal5_bitget.simulator_state import SimState
+from terminal5_bitget.simulator import BitgetSimulator
 
 ALICE = ("alice-key", "alice-secret", "alice-pass")
 BOB = ("bob-key", "bob-secret", "bob-pass")
@@ -24,11 +31,11 @@ BOB = ("bob-key", "bob-secret", "bob-pass")
 
 @pytest.fixture
 async def sim() -> AsyncIterator[BitgetSimulator]:
-    async with BitgetSimulator(SimState([ALICE, BOB])) as sim:
+    async with BitgetSimulator([ALICE, BOB]) as sim:
         yield sim
 
 
-async def call(sim: BitgetSimulator, method: str, path: str, params: dict[str, Any] | None = None,
+async def call(sim: BitgetSimulator | str, method: str, path: str, params: dict[str, Any] | None = None,
                who: tuple[str, str, str] | None = ALICE, *, tamper: dict[str, str] | None = None) -> tuple[int, Any]:
     params = params or {}
     query = auth.encode_query(params) if method == "GET" else ""
@@ -39,7 +46,8 @@ async def call(sim: BitgetSimulator, method: str, path: str, params: dict[str, A
                             query=query, body=body)
     headers.update(tamper or {})
     async with aiohttp.ClientSession() as session, session.request(
-        method, f"{sim.url}{path}{'?' + query if query else ''}", data=body or None, headers=headers
+        method, f"{sim if isinstance(sim, str) else sim.url}{path}{'?' + query if query else ''}", data=body or None,
+        headers=headers,
     ) as resp:
         return resp.status, jsonutil.loads(await resp.text())
 
@@ -103,36 +111,98 @@ async def test_accounts_are_separate_and_duplicates_refused(sim: BitgetSimulator
 
 
 async def test_faults_over_the_control_route(sim: BitgetSimulator) -> None:
-    async with aiohttp.ClientSession() as session, session.post(
-        f"{sim.url}/_sim/faults", data='{"failing_lookups": 1, "late_once": 0.01}'
-    ) as resp:
+    rules = [{"endpoint": "@place", "kind": "timeout", "delay": 0.01},
+             {"endpoint": "spot.order.fetch", "kind": "error", "status": 500}]
+    async with aiohttp.ClientSession() as session, session.post(f"{sim.url}/_sim/faults", json=rules) as resp:
         assert resp.status == 200
-    assert sim.state.faults.late_once == 0.01
+    assert [(f.endpoint, f.kind, f.delay) for f in sim.faults] == [("@place", "timeout", 0.01),
+                                                                   ("spot.order.fetch", "error", 0.0)]
     order = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
              "size": "0.01", "clientOid": "late-1"}
     status, _ = await call(sim, "POST", constants.Spot.place, order)  # answered after the delay
-    assert status == 200 and sim.state.faults.late_once is None
+    assert status == 200 and not [f for f in sim.faults if f.endpoint == "@place"]
     status, body = await call(sim, "GET", constants.Spot.order_info, {"orderId": "1"})
     assert status == 500 and body["code"] == "50001"
     status, body = await call(sim, "GET", constants.Spot.order_info, {"orderId": "1"})
     assert status == 200 and body["data"] == []
 
 
-def test_parse_account() -> None:
-    assert parse_account("k:s:p") == ("k", "s", "p")
-    with pytest.raises(ValueError, match="KEY:SECRET:PASSPHRASE"):
-        parse_account("k:s")
+async def test_fault_answers_are_bitgets(sim: BitgetSimulator) -> None:
+    sim.add_fault({"endpoint": "spot.assets", "kind": "rate_limit", "status": 429, "retry_after": 2})
+    sim.add_fault({"endpoint": "mix.order.fetch", "kind": "not_found"})
+    sim.add_fault({"endpoint": "@place", "kind": "unknown_status", "value": "SOMETHING_NEW"})
+    status, body = await call(sim, "GET", constants.Spot.assets)
+    assert status == 429 and body["code"] == "429"
+    status, body = await call(sim, "GET", constants.Mix.detail, {"symbol": "BTCUSDT", "productType": "USDT-FUTURES",
+                                                                 "orderId": "1"})
+    assert body["code"] == "40768"
+    order = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
+             "size": "0.01", "clientOid": "odd-1"}
+    _, placed = await call(sim, "POST", constants.Spot.place, order)
+    _, info = await call(sim, "GET", constants.Spot.order_info, {"clientOid": "odd-1"})
+    assert info["data"][0]["status"] == "SOMETHING_NEW" and info["data"][0]["orderId"] == placed["data"]["orderId"]
+    async with aiohttp.ClientSession() as session, session.get(f"{sim.url}/_sim/records") as resp:
+        records = await resp.json()
+    assert records["accepted"]["odd-1"][0]["api_key"] == ALICE[0] and records["roles"]["place"] == 1
 
 
-def test_runs_as_a_command_on_loopback_and_stops_by_itself() -> None:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "terminal5_bitget.simulator", "--account", "k:s:p", "--max-seconds", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+async def test_partial_fill_on_demand_moves_the_wallet(sim: BitgetSimulator) -> None:
+    order = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
+             "size": "0.01", "clientOid": "part-1"}
+    _, placed = await call(sim, "POST", constants.Spot.place, order)
+    fill = {"order_id": placed["data"]["orderId"], "quantity": "0.004", "price": "42000"}
+    async with aiohttp.ClientSession() as session, session.post(f"{sim.url}/_sim/fill", json=fill) as resp:
+        assert resp.status == 200
+    _, info = await call(sim, "GET", constants.Spot.order_info, {"clientOid": "part-1"})
+    assert info["data"][0]["status"] == "partially_filled" and info["data"][0]["baseVolume"] == "0.004"
+    _, btc = await call(sim, "GET", constants.Spot.assets, {"coin": "BTC"})
+    _, usdt = await call(sim, "GET", constants.Spot.assets, {"coin": "USDT"})
+    assert btc["data"][0]["available"] == "1.003996"  # 1 + 0.004 less the 0.1 % fee in BTC
+    assert usdt["data"][0]["frozen"] == "252"  # 0.006 still resting at 42000
+
+
+def test_simulate_command_serves_bitget(tmp_path: Path) -> None:
+    env = {**os.environ, "TERMINAL5_DATA_DIR": str(tmp_path), "TERMINAL5_PLUGINS_ALLOW": "bitget"}
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps([{"api_key": ALICE[0], "api_secret": ALICE[1], "extra": {"passphrase": ALICE[2]}}]))
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "terminal5.cli", "simulate", "--exchange", "bitget", "--accounts", str(accounts),
+         "--max-seconds", "120", "--json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
-        out, err = proc.communicate(timeout=60)
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        assert info["exchange"] == "bitget" and info["url"].startswith("http://127.0.0.1:")
+        assert info["accounts"] == [{"api_key": ALICE[0], "api_secret": ALICE[1], "extra": {"passphrase": ALICE[2]}}]
+
+        async def probe() -> tuple[Any, Any]:
+            return (await call(info["url"], "GET", constants.Spot.symbols, who=None),
+                    await call(info["url"], "GET", constants.Spot.assets, {"coin": "USDT"}))
+
+        (_, symbols), (status, assets) = asyncio.run(probe())
+        assert len(symbols["data"]) >= 1000
+        assert status == 200 and assets["data"][0]["available"] == "10000"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0  # stops cleanly on SIGINT (and by itself after --max-seconds)
     finally:
         proc.kill()
-    info = json.loads(out.splitlines()[0])
-    assert info["url"].startswith("http://127.0.0.1:") and info["accounts"] == ["k"]
-    assert proc.returncode == 0 and "stopped after" in err
+
+
+async def test_opening_balances_and_a_market_buy_move_the_base_wallet() -> None:
+    poor = Account(api_key="poor-key", api_secret="poor-secret", extra={"passphrase": "poor-pass"},
+                   balances={"USDT": Decimal(500)})
+    async with BitgetSimulator([poor], n_spot=10, n_usdt=5) as sim:
+        who = ("poor-key", "poor-secret", "poor-pass")
+        _, assets = await call(sim, "GET", constants.Spot.assets, who=who)
+        assert [(a["coin"], a["available"]) for a in assets["data"]] == [("USDT", "500")]
+        limit = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000",
+                 "size": "0.02", "clientOid": "too-big"}
+        _, refused = await call(sim, "POST", constants.Spot.place, limit, who)
+        assert refused["code"] == "43012"
+        market = {"symbol": "BTCUSDT", "side": "buy", "orderType": "market", "force": "gtc", "size": "430.1",
+                  "clientOid": "mkt-1"}
+        _, placed = await call(sim, "POST", constants.Spot.place, market, who)
+        assert placed["code"] == "00000"
+        # 0.01 BTC at the ask (43010) less the 0.1 % fee in BTC; nothing stays held
+        assert sim.wallet("poor-key").free == {"USDT": Decimal("69.9"), "BTC": Decimal("0.00999")}
+        assert not any(sim.wallet("poor-key").locked.values())

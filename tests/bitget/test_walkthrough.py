@@ -1,4 +1,4 @@
-"""The README's keyless Bitget walkthrough, as a test: the shipped simulator as a process, a broker added
+"""The README's keyless Bitget walkthrough, as a test: ``terminal5 simulate --exchange bitget`` as a process, a broker added
 with key, secret and passphrase on stdin, then a spot and a futures order placed, read and cancelled with
 the CLI."""
 
@@ -32,9 +32,12 @@ def simulator_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[s
         monkeypatch.setenv(name, value)
     for name in ("TERMINAL5_REDIS_URL", "TERMINAL5_DATABASE_URL", "TERMINAL5_PLUGINS_EXTRA"):
         monkeypatch.delenv(name, raising=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "terminal5_bitget.simulator", "--account", "walk-key:walk-secret:walk-pass",
-         "--max-seconds", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text(json.dumps([{"api_key": "walk-key", "api_secret": "walk-secret",
+                                     "extra": {"passphrase": "walk-pass"}}]))
+    proc = subprocess.Popen(  # noqa: S603 - the README's command, as a bounded process
+        [sys.executable, "-m", "terminal5.cli", "simulate", "--exchange", "bitget", "--accounts", str(accounts),
+         "--max-seconds", "120", "--json"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
         assert proc.stdout is not None

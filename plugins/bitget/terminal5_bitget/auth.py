@@ -17,8 +17,6 @@ from terminal5 import jsonutil
 from terminal5.contract import Credentials
 from terminal5.errors import AuthenticationError
 from terminal5_bitget.constants import (
-    DEMO_HEADER,
-    DEMO_HEADER_VALUE,
     EXCHANGE,
     KEY_HEADER,
     LOCALE,
@@ -61,7 +59,6 @@ def sign(
     *,
     query: str = "",
     body: str = "",
-    demo: bool = False,
 ) -> dict[str, str]:
     """The headers of one private request. ``query``/``body`` are the exact strings that will be sent."""
     if not credentials.api_password:
@@ -79,13 +76,10 @@ def sign(
         "Content-Type": "application/json",
         "locale": LOCALE,
     }
-    if demo:
-        headers[DEMO_HEADER] = DEMO_HEADER_VALUE
     return headers
 
 
-def public_headers(*, demo: bool = False) -> dict[str, str]:
-    headers = {"Content-Type": "application/json", "locale": LOCALE}
-    if demo:
-        headers[DEMO_HEADER] = DEMO_HEADER_VALUE
-    return headers
+def public_headers() -> dict[str, str]:
+    """Demo trading's ``paptrading: 1`` is not signed: the core adds it to testnet calls
+    (``ExchangeUrls.testnet_headers`` of the plugin's spec)."""
+    return {"Content-Type": "application/json", "locale": LOCALE}

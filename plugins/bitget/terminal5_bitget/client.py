@@ -121,9 +121,9 @@ class BitgetClient:
         if signed:
             if ctx.credentials is None:
                 raise AuthenticationError(f"{endpoint} needs API keys", exchange=c.EXCHANGE)
-            headers = sign(ctx.credentials, self.now_ms(ctx), method, path, query=query, body=body, demo=ctx.testnet)
+            headers = sign(ctx.credentials, self.now_ms(ctx), method, path, query=query, body=body)
         else:
-            headers = public_headers(demo=ctx.testnet)
+            headers = public_headers()
         base = ctx.base_url.rstrip("/")
         return HttpRequest(
             method=method.upper(),

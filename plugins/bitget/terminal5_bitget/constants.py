@@ -17,11 +17,12 @@ EXCHANGE: Final = "bitget"
 # --- §1 base URLs, demo trading -------------------------------------------------------------------------
 
 BASE_URL: Final = "https://api.bitget.com"
-#: demo trading is the same host plus a header on every REST call (§1 [verified])
 PRODUCTION_URLS: Final = {MarketType.SPOT: BASE_URL, MarketType.SWAP: BASE_URL}
-DEMO_URLS: Final = {MarketType.SPOT: BASE_URL, MarketType.SWAP: BASE_URL}
+#: demo trading is the same host plus a header on every REST call (§1 [verified]), outside the signature:
+#: declared as the spec's ``ExchangeUrls.testnet_headers``, the core transport adds it to testnet calls
 DEMO_HEADER: Final = "paptrading"
 DEMO_HEADER_VALUE: Final = "1"
+DEMO_HEADERS: Final = {DEMO_HEADER: DEMO_HEADER_VALUE}
 
 # --- §2 signing -------------------------------------------------------------------------------------------
 

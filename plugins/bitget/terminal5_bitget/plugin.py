@@ -82,7 +82,7 @@ SPEC = ExchangeSpec(
     supported_params={MarketType.SPOT: _SPOT_PARAMS, MarketType.SWAP: _MIX_PARAMS},
     order_types={MarketType.SPOT: _ALL_TYPES, MarketType.SWAP: _ALL_TYPES},
     client_id=ClientIdRule(kind="str", max_length=constants.CLIENT_ID_MAX_LENGTH, pattern=constants.CLIENT_ID_PATTERN),
-    urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet=constants.DEMO_URLS),
+    urls=ExchangeUrls(production=constants.PRODUCTION_URLS, testnet_headers=constants.DEMO_HEADERS),
     client_factory=BitgetClient,
     raw_index_fields=("clientOid",),  # the client id echoed in every order answer
     rate_limits=shared_rate_limits(),
@@ -137,3 +137,13 @@ def normalize_status(exchange: str, native_status: str) -> OrderStatus | None:
     if exchange != EXCHANGE:
         return None
     return constants.STATUSES.get(native_status)
+
+
+@hookimpl
+def register_simulators(register: Callable[..., None]) -> None:
+    def factory(**options: Any) -> Any:
+        from terminal5_bitget.simulator import BitgetSimulator  # the test server loads only when asked for
+
+        return BitgetSimulator(**options)
+
+    register(EXCHANGE, factory)

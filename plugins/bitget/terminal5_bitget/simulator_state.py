@@ -1,8 +1,9 @@
 """The state behind the Bitget simulator, with no HTTP in it: markets, accounts, balances, a book that
-rests and fills orders, positions, plan orders, one-shot faults and a record of what was placed/refused.
+rests and fills orders, positions, plan orders, and a record of what was placed/refused (with the business
+parameters each placement carried).
 
-Kept apart from ``simulator`` (the aiohttp handlers) so it can move onto a shared fake-exchange base
-later. Payloads use Bitget's V2 field names (reference §5): spot orders carry ``status``, mix detail
+Kept apart from ``simulator`` (the HTTP side, on the fake-exchange base of ``terminal5.testing``, which
+also brings the fault knobs, the records route and the lifecycle). Payloads use Bitget's V2 field names (reference §5): spot orders carry ``status``, mix detail
 answers ``state`` and mix lists ``status``; fees are a ``feeDetail`` JSON string (spot, ``newFees`` form)
 or a signed ``fee`` (mix). Every amount is a Decimal, formatted as a string on the way out.
 
@@ -22,8 +23,10 @@ import attrs
 
 from terminal5 import jsonutil
 from terminal5.decimals import plain
+from terminal5.testing.fake_wallets import Resting, Wallet
 
 SPOT_FEE = Decimal("0.001")
+SPOT_BALANCES = {"USDT": Decimal(10000), "BTC": Decimal(1), "ETH": Decimal(10), "USDC": Decimal(10000)}
 MIX_FEE = Decimal("0.0006")
 LEVERAGE = Decimal(20)
 START_TIME = 1695806875837
@@ -100,8 +103,8 @@ class Account:
     key: str
     secret: str
     passphrase: str
-    #: spot coin -> [available, frozen]
-    spot: dict[str, list[Decimal]] = attrs.field(factory=dict)
+    #: the spot wallet (the fake-exchange base's): ``free`` is Bitget's available, ``locked`` its frozen
+    spot: Wallet = attrs.field(factory=Wallet)
     #: mix margin coin -> available
     margin: dict[str, Decimal] = attrs.field(factory=dict)
     pos_mode: str = "one_way_mode"
@@ -113,28 +116,12 @@ class Account:
     fills: list[dict[str, Any]] = attrs.field(factory=list)
 
     @classmethod
-    def new(cls, key: str, secret: str, passphrase: str) -> Account:
+    def new(cls, key: str, secret: str, passphrase: str, spot: Mapping[str, Decimal] | None = None) -> Account:
         return cls(
             key=key, secret=secret, passphrase=passphrase,
-            spot={"USDT": [Decimal(10000), Decimal(0)], "BTC": [Decimal(1), Decimal(0)],
-                  "ETH": [Decimal(10), Decimal(0)], "USDC": [Decimal(10000), Decimal(0)]},
+            spot=Wallet(free=dict(SPOT_BALANCES if spot is None else spot)),
             margin={"USDT": Decimal(10000), "USDC": Decimal(10000), "BTC": Decimal(1)},
         )
-
-    def coin(self, name: str) -> list[Decimal]:
-        return self.spot.setdefault(name, [Decimal(0), Decimal(0)])
-
-
-@attrs.define
-class Faults:
-    """One-shot faults, each consumed by the next order placement (or lookup)."""
-
-    status_once: str | None = None
-    late_once: float | None = None
-    #: the next N order lookups (orderInfo / detail) answer HTTP 500
-    failing_lookups: int = 0
-    #: the next signed call answers "timestamp expired" once
-    expire_timestamp_once: bool = False
 
 
 class SimState:
@@ -152,9 +139,10 @@ class SimState:
                                            "BTCUSD": Decimal(43000), **(prices or {})}
         self.spread = spread
         self.now_ms = START_TIME
-        self.faults = Faults()
         self._ids = itertools.count(1100000000000000001)
         self._trade_ids = itertools.count(5100000000000000001)
+        #: orderId -> the generic state of a spot order (what it holds of the wallet, what is filled)
+        self.book: dict[str, Resting] = {}
         #: (key, path, business params) of every order placement that reached the matching step
         self.placements: list[tuple[str, str, dict[str, Any]]] = []
         #: (path, code) of every refusal
@@ -164,8 +152,9 @@ class SimState:
         self.modifications: list[dict[str, Any]] = []
 
     # --- helpers ------------------------------------------------------------------------------------------
-    def add_account(self, key: str, secret: str, passphrase: str) -> Account:
-        self.accounts[key] = Account.new(key, secret, passphrase)
+    def add_account(self, key: str, secret: str, passphrase: str,
+                    spot: Mapping[str, Decimal] | None = None) -> Account:
+        self.accounts[key] = Account.new(key, secret, passphrase, spot)
         return self.accounts[key]
 
     def tick(self) -> int:
@@ -228,9 +217,9 @@ class SimState:
         base, quote = info["baseCoin"], info["quoteCoin"]
         if side == "buy":
             need = size if kind == "market" else size * Decimal(str(params["price"]))
-            if need > account.coin(quote)[0]:
+            if need > account.spot.available(quote):
                 raise SimError("43012", "Insufficient balance")
-        elif size > account.coin(base)[0]:
+        elif size > account.spot.available(base):
             raise SimError("43012", "Insufficient balance")
         self.placements.append((account.key, path, dict(params)))
         now = self.tick()
@@ -246,40 +235,30 @@ class SimState:
             if params.get(name):
                 order[name] = str(params[name])
         account.orders[order["orderId"]] = order
-        self._lock_spot(account, order)
+        self._hold_spot(account, order, info)
         self._match_spot(account, order, info)
         return {"orderId": order["orderId"], "clientOid": order["clientOid"]}
 
-    def _lock_spot(self, account: Account, order: dict[str, Any]) -> None:
-        info = self.spot_by_symbol[order["symbol"]]
-        if order["orderType"] != "limit":
-            return
-        coin, amount = ((info["quoteCoin"], Decimal(order["size"]) * Decimal(order["price"])) if order["side"] == "buy"
-                        else (info["baseCoin"], Decimal(order["size"])))
-        wallet = account.coin(coin)
-        wallet[0] -= amount
-        wallet[1] += amount
-
-    def _unlock_spot(self, account: Account, order: dict[str, Any]) -> None:
-        info = self.spot_by_symbol[order["symbol"]]
-        if order["orderType"] != "limit":
-            return
-        left = Decimal(order["size"]) - Decimal(order["baseVolume"])
-        coin, amount = ((info["quoteCoin"], left * Decimal(order["price"])) if order["side"] == "buy"
-                        else (info["baseCoin"], left))
-        wallet = account.coin(coin)
-        wallet[0] += amount
-        wallet[1] -= amount
+    def _hold_spot(self, account: Account, order: dict[str, Any], info: Mapping[str, Any]) -> None:
+        """Book the order and hold its funds: a limit buy its quote at the limit, a market buy the quote
+        size it spends (the base it gets at the touch), a sell its base."""
+        side, size = order["side"], Decimal(order["size"])
+        if order["orderType"] == "market" and side == "buy":
+            price = self.touch(order["symbol"], side)
+            quantity = (size / price).quantize(Decimal(1).scaleb(-int(info["quantityPrecision"])), rounding=ROUND_DOWN)
+        else:
+            price = Decimal(order["price"]) if order["orderType"] == "limit" else self.touch(order["symbol"], side)
+            quantity = size
+        resting = Resting(order_id=order["orderId"], api_key=account.key, client_id=order["clientOid"],
+                          symbol=order["symbol"], side=side, quantity=quantity,
+                          price=Decimal(order["price"]) if order["orderType"] == "limit" else None)
+        account.spot.hold_for(resting, base=info["baseCoin"], quote=info["quoteCoin"], price=price)
+        self.book[order["orderId"]] = resting
 
     def _match_spot(self, account: Account, order: dict[str, Any], info: Mapping[str, Any]) -> None:
         side, touch = order["side"], self.touch(order["symbol"], order["side"])
         if order["orderType"] == "market":
-            if side == "buy":
-                qty = (Decimal(order["size"]) / touch).quantize(Decimal(1).scaleb(-int(info["quantityPrecision"])),
-                                                                 rounding=ROUND_DOWN)
-            else:
-                qty = Decimal(order["size"])
-            self.fill_spot(account, order["orderId"], qty, touch, taker=True)
+            self.fill_spot(account, order["orderId"], self.book[order["orderId"]].quantity, touch, taker=True)
             return
         price = Decimal(order["price"])
         crosses = price >= touch if side == "buy" else price <= touch
@@ -299,21 +278,20 @@ class SimState:
         spent = Decimal(order["quoteVolume"]) + qty * price
         buy = order["side"] == "buy"
         received = qty if buy else qty * price
-        fee = received * SPOT_FEE
-        if order["orderType"] == "limit":  # funds were locked at the limit price
-            locked_coin, locked = (quote, qty * Decimal(order["price"])) if buy else (base, qty)
-            account.coin(locked_coin)[1] -= locked
-            if buy:
-                account.coin(quote)[0] += qty * (Decimal(order["price"]) - price)
-        else:
-            account.coin(quote if buy else base)[0] -= qty * price if buy else qty
-        account.coin(base if buy else quote)[0] += received - fee
+        fee = received * SPOT_FEE  # in the coin received
+        resting = self.book[order_id]
+        # the held side is spent, the other credited, a buy's unused hold (taken at its limit) comes back
+        account.spot.settle(resting, qty, price, base=base, quote=quote, fee=Decimal(0) if buy else fee)
+        if buy:
+            account.spot.credit(base, -fee)
         total_fee = Decimal(self._previous_fee(order)) - fee
         order.update(baseVolume=s(filled), quoteVolume=s(spent), priceAvg=s(spent / filled), uTime=str(self.tick()))
         order["feeDetail"] = jsonutil.dumps({"newFees": {"c": 0, "d": 0, "deduction": False, "r": total_fee,
                                                          "t": total_fee, "totalDeductionFee": 0}})
         size_done = order["orderType"] == "market" or filled >= Decimal(order["size"])
         order["status"] = "filled" if size_done else "partially_filled"
+        if size_done:
+            account.spot.release_for(resting)
         account.fills.append({
             "userId": "1234567890", "symbol": order["symbol"], "orderId": order_id, "tradeId": str(next(self._trade_ids)),
             "orderType": order["orderType"], "side": order["side"], "priceAvg": s(price), "size": s(qty),
@@ -329,7 +307,7 @@ class SimState:
         return Decimal(str(jsonutil.loads(order["feeDetail"])["newFees"]["t"]))
 
     def _cancel_spot(self, account: Account, order: dict[str, Any], reason: str = "") -> None:
-        self._unlock_spot(account, order)
+        account.spot.release_for(self.book[order["orderId"]])
         order.update(status="cancelled", cancelReason=reason, uTime=str(self.tick()))
 
     def spot_find(self, account: Account, params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -590,8 +568,10 @@ class SimState:
         return {k: v for k, v in order.items() if not k.startswith("_")}
 
     def spot_assets(self, account: Account, coin: str | None = None) -> list[dict[str, str]]:
-        return [{"coin": name, "available": s(v[0]), "frozen": s(v[1]), "locked": "0", "limitAvailable": "0",
-                 "uTime": str(self.now_ms)} for name, v in account.spot.items() if coin in (None, name)]
+        wallet = account.spot
+        return [{"coin": name, "available": s(wallet.available(name)), "frozen": s(wallet.locked.get(name, Decimal(0))),
+                 "locked": "0", "limitAvailable": "0", "uTime": str(self.now_ms)}
+                for name in wallet.assets() if coin in (None, name)]
 
     def mix_accounts(self, account: Account, product: str) -> list[dict[str, str]]:
         coins = {"USDT-FUTURES": ["USDT"], "USDC-FUTURES": ["USDC"], "COIN-FUTURES": ["BTC"]}.get(product, [])

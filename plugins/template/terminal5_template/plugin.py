@@ -7,6 +7,7 @@ The core calls each per-exchange hook only for the exchange this module register
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from terminal5.contract import (
     ClientIdRule,
@@ -96,3 +97,14 @@ def map_error(response: HttpResponse) -> ExchangeError | None:
             retry_after=float(retry) if retry and retry.isdigit() else RETRY_AFTER_DEFAULT,
         )
     return cls(data.get("msg", code), exchange=NAME, code=code)
+
+
+@hookimpl
+def register_simulators(register: Callable[..., None]) -> None:
+    def factory(**options: Any) -> Any:
+        # the loopback exchange is the core testing kit's own simulator; this plugin speaks its protocol
+        from terminal5.testing.loopback_server import LoopbackExchange
+
+        return LoopbackExchange(**options)
+
+    register(NAME, factory)

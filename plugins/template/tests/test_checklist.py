@@ -54,4 +54,5 @@ class TestLoopbackChecklist(ExchangeChecklist):
                 stop_price_below="40000",
                 stop_price_above="50000",
                 arrange=arrange,
+                simulator_url=exchange.url,
             )
