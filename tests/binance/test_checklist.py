@@ -86,7 +86,7 @@ def _arrange(fake: BinanceSimulator, product: str) -> Callable[[str], contextlib
         if scenario == "unknown_status":
             fake.report_status_once("SOMETHING_NEW")
         elif scenario == "network_timeout":
-            fake.answer_late_once(1.5)  # the gateway's http_timeout is 0.5 s
+            fake.answer_late_once(5.0)  # the gateway's http_timeout is 1.5 s
         elif scenario == "reduce_only":
             fake.positions["BTCUSDT"] = Decimal("0.010")  # a long to reduce, else Binance answers -2022
         elif scenario == "insufficient_balance":
@@ -133,8 +133,8 @@ async def brokers(
 ) -> tuple[Any, Any, Any]:
     # the plugin's exchangeInfo disk cache stays inside the test's directory
     monkeypatch.setenv("TERMINAL5_BINANCE_CACHE_DIR", str(tmp_path / "binance-cache"))
-    # 0.5 s: shorter than the fake's late answer in ``network_timeout``
-    gateway = await t5_gateway(plugin, http_timeout=0.5)
+    # 1.5 s: shorter than the fake's late answer in ``network_timeout``
+    gateway = await t5_gateway(plugin, http_timeout=1.5)
     good = await gateway.add_broker(
         user_id=1, exchange="binance", label="good", api_key=GOOD_KEY, api_secret=GOOD_SECRET, base_url=fake.url
     )

@@ -63,7 +63,7 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
         if scenario == "unknown_status":
             sim.add_fault({"endpoint": "@place", "kind": "unknown_status", "value": "SOMETHING_NEW"})
         elif scenario == "network_timeout":
-            sim.add_fault({"endpoint": "@place", "kind": "timeout", "delay": 1.5})  # the gateway waits 0.5 s
+            sim.add_fault({"endpoint": "@place", "kind": "timeout", "delay": 5.0})  # the gateway waits 1.5 s
         elif scenario == "reduce_only":
             account.positions[("BTCUSDT", "long")] = [Decimal("0.010"), Decimal(43000)]
         elif scenario == "insufficient_balance":
@@ -111,7 +111,7 @@ async def sim() -> AsyncIterator[BitgetSimulator]:
 
 
 async def _brokers(t5_gateway: Any, sim: BitgetSimulator, options: dict[str, str]) -> tuple[Any, Any, Any]:
-    gateway = await t5_gateway(plugin, http_timeout=0.5)
+    gateway = await t5_gateway(plugin, http_timeout=1.5)
     good = await gateway.add_broker(user_id=1, exchange="bitget", label="good", api_key=GOOD[0], api_secret=GOOD[1],
                                     api_password=GOOD[2], base_url=sim.url, options=options)
     bad = await gateway.add_broker(user_id=1, exchange="bitget", label="bad", api_key="not-a-bitget-key",

@@ -55,7 +55,7 @@ class TestKrakenChecklist(ExchangeChecklist):
         exchange, url = fake
         logged: list[str] = []
         sink = logger.add(lambda message: logged.append(str(message)), level="DEBUG")
-        gateway = await t5_gateway(plugin, http_timeout=0.5)
+        gateway = await t5_gateway(plugin, http_timeout=1.5)
         options = {"nonce_dir": str(tmp_path / "nonce"), "client_id_mode": mode}
         id_field = "userref" if mode == "userref" else "cl_ord_id"
         good = await gateway.add_broker(
@@ -73,7 +73,7 @@ class TestKrakenChecklist(ExchangeChecklist):
             if scenario == "unknown_status":
                 exchange.add_fault({"endpoint": "AddOrder", "kind": "unknown_status", "value": UNKNOWN_STATUS})
             elif scenario == "network_timeout":
-                exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 1.5})  # the gateway gives up after 0.5 s
+                exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 5.0})  # the gateway gives up after 1.5 s
             yield
             sent = add_orders(exchange)[sent_before:]
             assert all(("userref" in p) != ("cl_ord_id" in p) and id_field in p for p in sent)
@@ -153,7 +153,7 @@ class TestKrakenChecklist(ExchangeChecklist):
     ) -> None:
         """Stricter than the checklist's item: the lookup by client id finds the order (not pending_submit)."""
         exchange, _ = fake
-        exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 1.5})
+        exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 5.0})
         order = await checklist.gateway.place_order(checklist.order(client_order_id="ck-late"))
         assert order.status is OrderStatus.OPEN and order.id in exchange.orders
         assert order.client_order_id == "ck-late" and order.raw

@@ -18,7 +18,7 @@ class TestLoopbackChecklist(ExchangeChecklist):
     @pytest.fixture
     async def checklist(self, t5_gateway) -> AsyncIterator[ChecklistTarget]:  # type: ignore[no-untyped-def]
         async with LoopbackExchange({"good-key": "good-secret"}) as exchange:
-            gateway = await t5_gateway(plugin, http_timeout=0.5)
+            gateway = await t5_gateway(plugin, http_timeout=1.5)
             good = await gateway.add_broker(
                 user_id=1,
                 exchange=NAME,
@@ -36,7 +36,7 @@ class TestLoopbackChecklist(ExchangeChecklist):
                 if scenario == "unknown_status":
                     exchange.inject(Fault(kind="status", value="SOMETHING_NEW"))
                 elif scenario == "network_timeout":
-                    exchange.inject(Fault(kind="timeout_after_accept", delay=1.5))
+                    exchange.inject(Fault(kind="timeout_after_accept", delay=5.0))
                 yield
 
             yield ChecklistTarget(
