@@ -53,6 +53,7 @@ from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
+from terminal5.storage.heartbeats import HeartbeatTable
 from terminal5.storage.orders import OrderRepo, row_to_order
 from terminal5.storage.stored_order import StoredOrder
 from terminal5.storage.tokens import TokenInfo, TokenRepo
@@ -92,6 +93,7 @@ class Gateway:
         self.brokers = BrokerRepo(storage, box)
         self.client_ids = ClientIdStore(storage, redis)
         self.tokens = TokenRepo(storage)
+        self.heartbeats = HeartbeatTable(storage)
         self.alerts = AlertBus(hooks.alert)
         self.lookup_delays = tuple(lookup_delays)
         #: published rate limits, shared by every process through Redis when configured
@@ -389,6 +391,14 @@ class Gateway:
 
     async def revoke_token(self, token_id: int) -> TokenInfo:
         return await self.storage.run(self.tokens.revoke, token_id)
+
+    async def write_heartbeat(self, name: str, epoch: int) -> None:
+        """Record a terminal's heartbeat in the database (used when there is no Redis)."""
+        await self.heartbeats.write_heartbeat(name, epoch)
+
+    async def read_heartbeats(self) -> dict[str, int]:
+        """Every terminal's last heartbeat kept in the database, as epoch seconds."""
+        return await self.heartbeats.read_heartbeats()
 
     async def check_database(self) -> None:
         """One round trip to the database; raises when it does not answer."""

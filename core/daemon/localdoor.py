@@ -49,8 +49,7 @@ def find(data_dir: Path, name: str) -> dict[str, Any] | None:
 
 
 class LocalDoor:
-    def __init__(self, gateway: Any, tokens: Any, data_dir: Path, name: str) -> None:
-        """``tokens`` is unused (the gateway stores the token); kept so existing callers need not change."""
+    def __init__(self, gateway: Any, data_dir: Path, name: str) -> None:
         self.gw = gateway
         self.path = door_path(data_dir, name)
         self.token_id: int | None = None
