@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from terminal5.contract import Alert, AttachedOrder, CallContext
+from terminal5.contract import AttachedOrder, CallContext
 from terminal5.errors import DatabaseUnavailable, ExchangeError
 from terminal5.models import Market, OrderRequest, OrderType, Side
 from terminal5.storage.brokers import BrokerInfo
@@ -41,14 +41,11 @@ async def place_all(
 
 
 def _alert(gw: Gateway, broker: BrokerInfo, parent: OrderRequest, child: AttachedOrder, what: str) -> None:
-    gw.alerts.raise_(
-        Alert(
-            kind="attached_order_failed",
-            key=f"attached:{broker.exchange}:{child.client_order_id}",
-            exchange=broker.exchange,
-            severity="critical",
-            message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}{what}",
-        )
+    gw.alerts.critical(
+        "attached_order_failed",
+        key=f"attached:{broker.exchange}:{child.client_order_id}",
+        exchange=broker.exchange,
+        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}{what}",
     )
 
 
