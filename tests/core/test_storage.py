@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import terminal5_template.plugin as loopback
+from stored_rows import order_row
 
 from terminal5 import jsonutil
 from terminal5.errors import Terminal5Error
@@ -32,19 +33,12 @@ async def test_money_and_raw_round_trip_exactly(db_url: str) -> None:
 
     def write_read() -> Any:
         row = m.OrderRow.create(
-            user_id=1,
-            broker_id=1,
-            exchange="x",
-            source="manual",
-            symbol="BTC/USDT",
-            market_type="spot",
-            side="buy",
-            type="limit",
-            quantity=Decimal("0.000000000000000001"),
-            price=Decimal("12345678901234567890.5"),
-            status="open",
-            client_order_id="c1",
-            raw_response=RAW,
+            **order_row(
+                quantity=Decimal("0.000000000000000001"),
+                price=Decimal("12345678901234567890.5"),
+                client_order_id="c1",
+                raw_response=RAW,
+            )
         )
         return m.OrderRow.get_by_id(row.id)
 
