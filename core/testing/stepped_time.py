@@ -8,7 +8,10 @@ until every caller is through. Every loop is bounded in count.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from loguru import logger
 
 
 class SteppedTime:
@@ -44,15 +47,19 @@ class SteppedTime:
 
 async def urgent_goes_first(
     time: SteppedTime,
-    queued: Sequence[Callable[[], Awaitable[None]]],
+    queued: Callable[[int], Awaitable[None]],
+    count: int,
     urgent: Callable[[], Awaitable[None]],
     done: list[str],
     *,
     rounds: int,
-) -> None:
-    """Start the ``queued`` calls until each sleeps, then ``urgent`` until it sleeps too, then advance time (at
-    most ``rounds`` steps) until ``done`` has an entry per call. Calls still waiting then are cancelled."""
-    tasks = [asyncio.ensure_future(call()) for call in queued]
+) -> list[str]:
+    """Start ``count`` queued calls (``queued(0)`` …) until each sleeps, then ``urgent`` until it sleeps too,
+    then advance time (at most ``rounds`` steps) until ``done`` has an entry per call. Calls still waiting
+    then are cancelled. Returns what was logged meanwhile (INFO and above), to check each wait says why."""
+    records: list[Any] = []
+    sink = logger.add(lambda m: records.append(m.record), level="INFO")
+    tasks = [asyncio.ensure_future(queued(i)) for i in range(count)]
     try:
         await time.until_sleeping(len(tasks))
         tasks.append(asyncio.ensure_future(urgent()))
@@ -66,3 +73,5 @@ async def urgent_goes_first(
             if not task.done():
                 task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        logger.remove(sink)
+    return [r["message"] for r in records]

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from loguru import logger
-
 from terminal5.ratebudget import urgent
 from terminal5.testing.stepped_time import SteppedTime, urgent_goes_first
 from terminal5_binance.ratelimit import Limiter
@@ -18,26 +14,17 @@ async def test_urgent_request_goes_first_and_waits_say_why() -> None:
                       "REQUEST_WEIGHT")
     await limiter.acquire(1, reason="GET first")  # the minute's budget is used
     done: list[str] = []
-    records: list = []
-    sink = logger.add(lambda m: records.append(m.record), level="INFO")
 
-    def queued(i: int) -> Callable[[], Awaitable[None]]:
-        async def place() -> None:
-            await limiter.acquire(1, reason=f"POST order.place {i}")
-            done.append(f"place-{i}")
-
-        return place
+    async def place(i: int) -> None:
+        await limiter.acquire(1, reason=f"POST order.place {i}")
+        done.append(f"place-{i}")
 
     async def kill_cancel() -> None:
         with urgent("kill switch"):
             await limiter.acquire(1, reason="DELETE order.cancel")
         done.append("cancel")
 
-    try:
-        await urgent_goes_first(time, [queued(i) for i in range(3)], kill_cancel, done, rounds=20)
-    finally:
-        logger.remove(sink)
+    messages = await urgent_goes_first(time, place, 3, kill_cancel, done, rounds=20)
     assert done[0] == "cancel", done
-    messages = [r["message"] for r in records]
     assert any("DELETE order.cancel (priority: kill switch) waits" in m for m in messages), messages
     assert any("POST order.place 0 waits" in m for m in messages), messages
