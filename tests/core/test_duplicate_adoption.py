@@ -117,19 +117,19 @@ async def test_our_own_order_found_after_a_duplicate_answer_is_still_adopted(
     assert env.exchange.placements("own-1") == 1
 
 
-async def test_refreshing_a_pending_order_never_adopts_another_order(env: Any, shared: Any) -> None:
-    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-5")
+@pytest.mark.parametrize(
+    ("operation", "cid"),
+    [("fetch_order", "shared-5"), ("cancel_order", "shared-6")],
+    ids=["refreshing never adopts", "cancelling never cancels"],
+)
+async def test_refreshing_or_cancelling_a_pending_order_never_touches_another_order(
+    env: Any, shared: Any, operation: str, cid: str
+) -> None:
+    first = await _user2_pending_then_user1_takes_the_id(env, shared, cid)
     with pytest.raises(DuplicateOrder):
-        await env.gateway.fetch_order(broker_id=shared.id, client_order_id="shared-5")
-    await _assert_not_adopted(env, shared, "shared-5", first)
-
-
-async def test_cancelling_a_pending_order_never_cancels_another_order(env: Any, shared: Any) -> None:
-    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-6")
-    with pytest.raises(DuplicateOrder):
-        await env.gateway.cancel_order(broker_id=shared.id, client_order_id="shared-6")
+        await getattr(env.gateway, operation)(broker_id=shared.id, client_order_id=cid)
     assert env.exchange.orders[first.id]["status"] == "NEW"  # user 1's order is untouched on the exchange
-    await _assert_not_adopted(env, shared, "shared-6", first)
+    await _assert_not_adopted(env, shared, cid, first)
 
 
 async def test_a_duplicate_answer_whose_lookup_fails_is_left_unresolved_not_rejected(
