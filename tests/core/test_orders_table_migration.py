@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from stored_rows import order_row
+from sample_orders import order_row
 
 from terminal5.storage.database import Storage
 from terminal5.storage.migrations import MIGRATIONS

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import terminal5_template.plugin as loopback
-from stored_rows import order_row
+from sample_orders import limit_buy, order_row
 
 from terminal5 import jsonutil
 from terminal5.errors import Terminal5Error
@@ -141,18 +141,7 @@ async def test_audit_trail_keeps_calls_without_secrets(db_url: str, t5_gateway: 
             api_secret="SECRET-AUDIT-222333",
             base_url=exchange.url,
         )
-        await gateway.place_order(
-            {
-                "symbol": "BTC/USDT",
-                "side": "buy",
-                "type": "limit",
-                "quantity": "0.001",
-                "price": "43000",
-                "user_id": 1,
-                "broker_id": broker.id,
-                "client_order_id": "aud-1",
-            }
-        )
+        await gateway.place_order(limit_buy(broker.id, client_order_id="aud-1"))
         await gateway.flush()
 
         def calls() -> list[Any]:

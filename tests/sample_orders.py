@@ -1,4 +1,4 @@
-"""An order row as a test stores it directly (no gateway): the columns every row needs, plain values."""
+"""Sample orders for tests: a request to place, and a row stored directly (no gateway)."""
 
 from __future__ import annotations
 
@@ -20,4 +20,18 @@ def order_row(**columns: Any) -> dict[str, Any]:
         "quantity": Decimal("1"),
         "status": "open",
         **columns,
+    }
+
+
+def limit_buy(broker_id: int, user_id: int = 1, **extra: Any) -> dict[str, Any]:
+    """A request to buy 0.001 BTC/USDT at 43000 through ``broker_id``, ``extra`` fields on top."""
+    return {
+        "symbol": "BTC/USDT",
+        "side": "buy",
+        "type": "limit",
+        "quantity": "0.001",
+        "price": "43000",
+        "user_id": user_id,
+        "broker_id": broker_id,
+        **extra,
     }
