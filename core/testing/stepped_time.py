@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
-from loguru import logger
+from terminal5.testing.captured_logs import captured_logs
 
 
 class SteppedTime:
@@ -57,21 +56,19 @@ async def urgent_goes_first(
     """Start ``count`` queued calls (``queued(0)`` …) until each sleeps, then ``urgent`` until it sleeps too,
     then advance time (at most ``rounds`` steps) until ``done`` has an entry per call. Calls still waiting
     then are cancelled. Returns what was logged meanwhile (INFO and above), to check each wait says why."""
-    records: list[Any] = []
-    sink = logger.add(lambda m: records.append(m.record), level="INFO")
-    tasks = [asyncio.ensure_future(queued(i)) for i in range(count)]
-    try:
-        await time.until_sleeping(len(tasks))
-        tasks.append(asyncio.ensure_future(urgent()))
-        await time.until_sleeping(len(tasks))
-        for _ in range(rounds):
-            if len(done) == len(tasks):
-                break
-            await time.advance()
-    finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        logger.remove(sink)
+    with captured_logs("INFO") as records:
+        tasks = [asyncio.ensure_future(queued(i)) for i in range(count)]
+        try:
+            await time.until_sleeping(len(tasks))
+            tasks.append(asyncio.ensure_future(urgent()))
+            await time.until_sleeping(len(tasks))
+            for _ in range(rounds):
+                if len(done) == len(tasks):
+                    break
+                await time.advance()
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
     return [r["message"] for r in records]

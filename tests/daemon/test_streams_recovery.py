@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from terminal5.daemon.heartbeat import KEY_PREFIX
 from terminal5.daemon.service import Daemon
 from terminal5.daemon.streams import StreamConsumer, request
+from terminal5.testing.captured_logs import captured_logs
 from terminal5.testing.loopback_server import LoopbackExchange
 
 from .conftest import build_world, order_body
@@ -72,10 +72,8 @@ async def ask(url: str, d: Daemon, op: str, body: dict[str, Any]) -> dict[str, A
 async def test_consumer_group_is_recreated_after_flushdb_and_restart(
     daemon: Daemon, private_redis: PrivateRedis  # noqa: F811
 ) -> None:
-    records: list[Any] = []
-    sink = logger.add(lambda m: records.append(m.record), level="WARNING")
     one = daemon.test_brokers["one"]  # type: ignore[attr-defined]
-    try:
+    with captured_logs("WARNING") as records:
         async with consuming(daemon, private_redis.url):
             first = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-1"))
             assert first["ok"] and first["body"]["client_order_id"] == "flush-1"
@@ -89,8 +87,6 @@ async def test_consumer_group_is_recreated_after_flushdb_and_restart(
             await asyncio.to_thread(private_redis.restart)  # an empty Redis, every connection dropped
             third = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-3"))
             assert third["ok"] and third["body"]["client_order_id"] == "flush-3"
-    finally:
-        logger.remove(sink)
     recreated = [r for r in records if "consumer group" in r["message"] and "recreat" in r["message"]]
     assert recreated, [r["message"] for r in records]  # the flush is said, not silent
 
@@ -117,25 +113,23 @@ async def test_answered_requests_are_trimmed_so_no_token_stays(daemon: Daemon, p
 async def test_clean_shutdown_logs_no_error_and_removes_the_heartbeat(
     daemon: Daemon, private_redis: PrivateRedis  # noqa: F811
 ) -> None:
-    records: list[Any] = []
-    sink = logger.add(lambda m: records.append(m.record), level="ERROR")
     daemon.streams = consumer_of(daemon, private_redis.url)
     client = aclient(private_redis.url)
-    try:
-        await daemon.start(host="127.0.0.1", port=0, check_brokers=False, reconcile=False)
-        key = KEY_PREFIX + daemon.heartbeat_name
-        for _ in range(200):  # bounded: the first beat is immediate
-            if await client.get(key) is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert await client.get(key) is not None
-        reply = await ask(private_redis.url, daemon, "list_orders", {})
-        assert reply["ok"]
-        daemon.request_stop("SIGTERM")
-        await daemon.shutdown(drain_timeout=5)
-        assert await client.get(key) is None  # health must not show a stopped daemon as UP
-        assert [b.status for b in await daemon.heartbeats.table()] == []
-    finally:
-        logger.remove(sink)
-        await client.aclose()
+    with captured_logs("ERROR") as records:
+        try:
+            await daemon.start(host="127.0.0.1", port=0, check_brokers=False, reconcile=False)
+            key = KEY_PREFIX + daemon.heartbeat_name
+            for _ in range(200):  # bounded: the first beat is immediate
+                if await client.get(key) is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert await client.get(key) is not None
+            reply = await ask(private_redis.url, daemon, "list_orders", {})
+            assert reply["ok"]
+            daemon.request_stop("SIGTERM")
+            await daemon.shutdown(drain_timeout=5)
+            assert await client.get(key) is None  # health must not show a stopped daemon as UP
+            assert [b.status for b in await daemon.heartbeats.table()] == []
+        finally:
+            await client.aclose()
     assert [r["message"] for r in records] == []
