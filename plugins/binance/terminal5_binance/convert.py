@@ -51,6 +51,22 @@ _ICEBERG_TYPES = frozenset(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _placement(
+    path: str, params: dict[str, str], market_type: MarketType, endpoint: str, native_id: NativeClientId, **more: Any
+) -> NativeCall:
+    """A POST that places an order, costed by the weight Binance publishes for ``endpoint``."""
+    return NativeCall(
+        method="POST",
+        path=path,
+        params=params,
+        market_type=market_type,
+        endpoint=endpoint,
+        cost=c.weight(market_type, endpoint),
+        native_client_id=native_id,
+        **more,
+    )
+
+
 def _fail(field: str, message: str) -> InvalidOrder:
     return InvalidOrder(message, exchange=c.EXCHANGE, field=field)
 
@@ -133,15 +149,7 @@ def _spot_call(request: OrderRequest, market: Market, native_id: str) -> NativeC
     params["newClientOrderId"] = native_id
     # FULL for every type: status and fills come back at once (stop types default to ACK otherwise)
     params["newOrderRespType"] = "FULL"
-    return NativeCall(
-        method="POST",
-        path=c.SPOT_API.order,
-        params=params,
-        market_type=MarketType.SPOT,
-        endpoint="order.place",
-        cost=c.weight(MarketType.SPOT, "order.place"),
-        native_client_id=native_id,
-    )
+    return _placement(c.SPOT_API.order, params, MarketType.SPOT, "order.place", native_id)
 
 
 def _futures_call(
@@ -193,14 +201,12 @@ def _futures_call(
         params["newOrderRespType"] = "RESULT"
     attached = _attached(request, market, native_id, options)
     endpoint = "algo.place" if algo else "order.place"
-    return NativeCall(
-        method="POST",
-        path=c.FUTURES_API.algo_order if algo else c.FUTURES_API.order,
-        params=params,
-        market_type=market.type,
-        endpoint=endpoint,
-        cost=c.weight(market.type, endpoint),
-        native_client_id=native_id,
+    return _placement(
+        c.FUTURES_API.algo_order if algo else c.FUTURES_API.order,
+        params,
+        market.type,
+        endpoint,
+        native_id,
         attached=attached,
         meta=meta,
     )
@@ -237,15 +243,7 @@ def _attached(
         if options.get("working_type"):
             params["workingType"] = str(options["working_type"])
         params["clientAlgoId"] = child_native
-        call = NativeCall(
-            method="POST",
-            path=c.FUTURES_API.algo_order,
-            params=params,
-            market_type=market.type,
-            endpoint="algo.place",
-            cost=c.weight(market.type, "algo.place"),
-            native_client_id=child_native,
-        )
+        call = _placement(c.FUTURES_API.algo_order, params, market.type, "algo.place", child_native)
         out.append(AttachedOrder(role=role, client_order_id=child_id, call=call))
     return tuple(out)
 
