@@ -51,6 +51,16 @@ _ICEBERG_TYPES = frozenset(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _put_amounts(params: dict[str, str], request: OrderRequest, market: Market, *, stop_key: str) -> None:
+    """Quantity, price and stop price written as Binance expects them (already checked against the filters);
+    the stop price goes under ``stop_key`` (``stopPrice`` on spot, ``triggerPrice`` on futures)."""
+    params["quantity"] = format_quantity(market, request.quantity)
+    if request.price is not None:
+        params["price"] = format_price(market, request.price)
+    if request.stop_price is not None:
+        params[stop_key] = format_price(market, request.stop_price)
+
+
 def _placement(
     path: str, params: dict[str, str], market_type: MarketType, endpoint: str, native_id: NativeClientId, **more: Any
 ) -> NativeCall:
@@ -124,11 +134,7 @@ def _spot_call(request: OrderRequest, market: Market, native_id: str) -> NativeC
     ):
         # market orders are IOC and LIMIT_MAKER is GTC by nature; anything else would be silently dropped
         raise _fail("time_in_force", f"Binance spot {params['type']} orders take no time in force ({tif.value})")
-    params["quantity"] = format_quantity(market, request.quantity)
-    if request.price is not None:
-        params["price"] = format_price(market, request.price)
-    if request.stop_price is not None:
-        params["stopPrice"] = format_price(market, request.stop_price)
+    _put_amounts(params, request, market, stop_key="stopPrice")
     if request.trailing_delta is not None:
         if not request.type.needs_stop_price:
             raise _fail("trailing_delta", "trailing_delta needs a stop-loss or take-profit order type")
@@ -185,11 +191,7 @@ def _futures_call(
             params["goodTillDate"] = str(to_ms(request.expire_at))
     elif tif is not None and tif is not TimeInForce.IOC:
         raise _fail("time_in_force", f"Binance futures {params['type']} orders take no time in force ({tif.value})")
-    params["quantity"] = format_quantity(market, request.quantity)
-    if request.price is not None:
-        params["price"] = format_price(market, request.price)
-    if request.stop_price is not None:
-        params["triggerPrice"] = format_price(market, request.stop_price)
+    _put_amounts(params, request, market, stop_key="triggerPrice")
     if request.reduce_only:
         params["reduceOnly"] = "true"
     if algo and options.get("working_type"):
