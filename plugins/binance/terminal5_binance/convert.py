@@ -294,21 +294,37 @@ def _position_side(value: Any) -> PositionSide | None:
     return PositionSide(value) if value in ("LONG", "SHORT") else None
 
 
+def _trade(
+    item: Mapping[str, Any],
+    *,
+    trade_id: str,
+    order_id: str | None,
+    symbol: str,
+    side: Side | None,
+    when: datetime | None,
+    maker: bool | None = None,
+) -> Trade:
+    """One fill: ``price``, ``qty``, ``commission`` and ``commissionAsset`` are named alike in an order's
+    ``fills`` and in ``myTrades``/``userTrades`` items."""
+    return Trade(
+        id=trade_id,
+        order_id=order_id,
+        symbol=symbol,
+        side=side,
+        price=dec(item["price"]) or Decimal(0),
+        quantity=dec(item["qty"]) or Decimal(0),
+        fee=dec(item.get("commission")),
+        fee_currency=item.get("commissionAsset"),
+        timestamp=when,
+        maker=maker,
+    )
+
+
 def _fills(native: Mapping[str, Any], symbol: str, side: Side) -> tuple[Trade, ...]:
     when = from_ms(native.get("transactTime"))
     order_id = str(native["orderId"]) if native.get("orderId") is not None else None
     return tuple(
-        Trade(
-            id=str(fill.get("tradeId")),
-            order_id=order_id,
-            symbol=symbol,
-            side=side,
-            price=dec(fill["price"]) or Decimal(0),
-            quantity=dec(fill["qty"]) or Decimal(0),
-            fee=dec(fill.get("commission")),
-            fee_currency=fill.get("commissionAsset"),
-            timestamp=when,
-        )
+        _trade(fill, trade_id=str(fill.get("tradeId")), order_id=order_id, symbol=symbol, side=side, when=when)
         for fill in native.get("fills") or ()
     )
 
@@ -460,16 +476,13 @@ def trade_from_native(item: Mapping[str, Any], symbol: str) -> Trade:
         buyer = item.get("isBuyer", item.get("buyer"))
         side = None if buyer is None else (Side.BUY if buyer else Side.SELL)
     maker = item.get("isMaker", item.get("maker"))
-    return Trade(
-        id=str(item["id"]),
+    return _trade(
+        item,
+        trade_id=str(item["id"]),
         order_id=str(item["orderId"]) if item.get("orderId") is not None else None,
         symbol=symbol,
         side=side,
-        price=dec(item["price"]) or Decimal(0),
-        quantity=dec(item["qty"]) or Decimal(0),
-        fee=dec(item.get("commission")),
-        fee_currency=item.get("commissionAsset"),
-        timestamp=from_ms(item.get("time")),
+        when=from_ms(item.get("time")),
         maker=bool(maker) if maker is not None else None,
     )
 
