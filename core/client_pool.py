@@ -16,6 +16,7 @@ import attrs
 from terminal5 import broker_endpoints
 from terminal5.contract import CallContext, Credentials, ExchangeClient, ExchangeSpec, missing_methods
 from terminal5.errors import BadSymbol, PluginError
+from terminal5.keywords import check_keywords
 from terminal5.logs import current_request_id
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import Market, MarketType
@@ -107,6 +108,7 @@ class ClientPool:
         return broker_endpoints.traded(spec, broker.base_url, broker.base_urls, broker.testnet)
 
     async def context(self, broker: BrokerInfo, market_type: MarketType, **scope: Unpack[CallScope]) -> CallContext:
+        check_keywords(scope, CallScope, "context")
         spec = self.registry.get(broker.exchange)
         return CallContext(
             exchange=broker.exchange,

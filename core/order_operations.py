@@ -17,6 +17,7 @@ import attrs
 from terminal5 import order_results
 from terminal5.contract import CallContext, NativeClientId, NativePayload, OrderRef, SupportsEditOrder
 from terminal5.errors import OrderNotFound, PluginError, Terminal5Error, UnsupportedParameterError
+from terminal5.keywords import check_keywords
 from terminal5.logs import current_request_id, request_scope
 from terminal5.models import Market, Order, OrderStatus, market_type_of
 from terminal5.ownership import Expected
@@ -47,6 +48,7 @@ class OrderAddress(TypedDict, total=False):
 @contextmanager
 def scoped(address: OrderAddress) -> Iterator[str]:
     """The request id of this operation (the caller's, else the current one, else a new one), in scope."""
+    check_keywords(address, OrderAddress, "order operation")
     request_id = address.get("request_id") or current_request_id() or uuid.uuid4().hex
     with request_scope(request_id):
         yield request_id
