@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from loguru import logger
 
@@ -32,3 +33,12 @@ class AlertBus:
         del self.sent[:-100]
         self._deliver(alert)
         return True
+
+    def critical(
+        self, kind: str, *, key: str, exchange: str | None, message: str, details: Mapping[str, Any] | None = None
+    ) -> bool:
+        """Raise a critical alert (see ``raise_``)."""
+        alert = Alert(
+            kind=kind, key=key, exchange=exchange, severity="critical", message=message, details=details or {}
+        )
+        return self.raise_(alert)

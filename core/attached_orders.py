@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from terminal5.contract import Alert, AttachedOrder, CallContext
+from terminal5.contract import AttachedOrder, CallContext
 from terminal5.errors import DatabaseUnavailable, ExchangeError
 from terminal5.models import Market, OrderRequest, OrderType, Side
 from terminal5.storage.brokers import BrokerInfo
@@ -33,56 +33,43 @@ async def place_all(
     attached: Sequence[AttachedOrder],
     request_id: str,
 ) -> None:
+    async def place(child: AttachedOrder) -> None:
+        request = child.request or derive_child(parent, child)
+        native_id = child.call.native_client_id or child.client_order_id
+        await gw.storage.run(gw.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n)
+        row = await gw.storage.run(
+            gw.orders.insert_intent,
+            request=request,
+            exchange=broker.exchange,
+            market_type=market.type.value,
+            native_client_id=str(native_id),
+            request_hash=request_fingerprint(request),
+            ignored_params=(),
+            request_id=request_id,
+            parent_client_order_id=parent.client_order_id,
+        )
+        if row is None:
+            return  # already placed by an earlier attempt of this parent
+        child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
+        try:
+            await submit(gw, entry, child_ctx, broker, request, market, row, child.call, native_id)
+        except ExchangeError as exc:
+            _alert(gw, broker, parent, child, f" failed: {exc}")
+
     for child in attached:
         try:
-            await _place_child(gw, entry, ctx, broker, parent, market, child, request_id)
+            await place(child)
         except DatabaseUnavailable as exc:  # the parent is placed and stored: report the child alone
             _alert(gw, broker, parent, child, f": {exc}")
 
 
 def _alert(gw: Gateway, broker: BrokerInfo, parent: OrderRequest, child: AttachedOrder, what: str) -> None:
-    gw.alerts.raise_(
-        Alert(
-            kind="attached_order_failed",
-            key=f"attached:{broker.exchange}:{child.client_order_id}",
-            exchange=broker.exchange,
-            severity="critical",
-            message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}{what}",
-        )
-    )
-
-
-async def _place_child(
-    gw: Gateway,
-    entry: ClientEntry,
-    ctx: CallContext,
-    broker: BrokerInfo,
-    parent: OrderRequest,
-    market: Market,
-    child: AttachedOrder,
-    request_id: str,
-) -> None:
-    request = child.request or derive_child(parent, child)
-    native_id = child.call.native_client_id or child.client_order_id
-    await gw.storage.run(gw.client_ids.claim, broker.exchange, child.client_order_id, lambda _a, n=native_id: n)
-    row = await gw.storage.run(
-        gw.orders.insert_intent,
-        request=request,
+    gw.alerts.critical(
+        "attached_order_failed",
+        key=f"attached:{broker.exchange}:{child.client_order_id}",
         exchange=broker.exchange,
-        market_type=market.type.value,
-        native_client_id=str(native_id),
-        request_hash=request_fingerprint(request),
-        ignored_params=(),
-        request_id=request_id,
-        parent_client_order_id=parent.client_order_id,
+        message=f"{child.role} order {child.client_order_id} of {parent.client_order_id}{what}",
     )
-    if row is None:
-        return  # already placed by an earlier attempt of this parent
-    child_ctx = attrs.evolve(ctx, order_key=child.client_order_id)
-    try:
-        await submit(gw, entry, child_ctx, broker, request, market, row, child.call, native_id)
-    except ExchangeError as exc:
-        _alert(gw, broker, parent, child, f" failed: {exc}")
 
 
 def derive_child(parent: OrderRequest, child: AttachedOrder) -> OrderRequest:

@@ -5,7 +5,7 @@ for the calls' contexts (forgotten when the broker is removed)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from terminal5 import broker_endpoints
 from terminal5.contract import Credentials
@@ -13,6 +13,21 @@ from terminal5.errors import Terminal5Error
 from terminal5.plugins import Registry
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.database import Storage
+
+
+class NewBroker(TypedDict, total=False):
+    """A broker to add. ``base_url``: one URL for every market type, or one per market type
+    (``{"spot": url}`` or ``"spot=url,swap=url"``): the broker then trades those market types only."""
+
+    user_id: Required[int]
+    exchange: Required[str]
+    label: Required[str]
+    api_key: Required[str]
+    api_secret: Required[str]
+    api_password: str | None
+    testnet: bool
+    base_url: str | Mapping[str, str] | None
+    options: Mapping[str, Any] | None
 
 
 class Brokers:
@@ -23,21 +38,10 @@ class Brokers:
         #: decrypted once per broker, dropped when the broker is removed
         self.cached_credentials: dict[int, Credentials] = {}
 
-    async def add(
-        self,
-        *,
-        user_id: int,
-        exchange: str,
-        label: str,
-        api_key: str,
-        api_secret: str,
-        api_password: str | None = None,
-        testnet: bool = False,
-        base_url: str | Mapping[str, str] | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> BrokerInfo:
+    async def add(self, **broker: Unpack[NewBroker]) -> BrokerInfo:
+        exchange, options = broker["exchange"], broker.get("options")
         spec = self.registry.get(exchange)
-        stored_base_url = broker_endpoints.parse(base_url, spec)
+        stored_base_url = broker_endpoints.parse(broker.get("base_url"), spec)
         unknown = set(options or {}) - set(spec.broker_options)
         if unknown:
             raise Terminal5Error(
@@ -45,18 +49,7 @@ class Brokers:
                 f"(known: {', '.join(sorted(spec.broker_options)) or 'none'})",
                 field="options",
             )
-        return await self.storage.run(
-            self.repo.add,
-            user_id=user_id,
-            exchange=exchange,
-            label=label,
-            api_key=api_key,
-            api_secret=api_secret,
-            api_password=api_password,
-            testnet=testnet,
-            base_url=stored_base_url,
-            options=options,
-        )
+        return await self.storage.run(self.repo.add, **{**broker, "base_url": stored_base_url})
 
     async def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
         return await self.storage.run(self.repo.get, broker_id, user_id)

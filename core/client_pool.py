@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 
 from terminal5 import broker_endpoints
 from terminal5.contract import CallContext, Credentials, ExchangeClient, ExchangeSpec, missing_methods
 from terminal5.errors import BadSymbol, PluginError
+from terminal5.keywords import check_keywords
 from terminal5.logs import current_request_id
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import Market, MarketType
@@ -26,6 +27,14 @@ from terminal5.storage.audit import AuditRepo
 from terminal5.storage.brokers import BrokerInfo
 from terminal5.storage.database import Storage
 from terminal5.transport import CallObserver, CallRecord, HttpTransport
+
+
+class CallScope(TypedDict, total=False):
+    """What ties a call to its request: the request id (else the current one, else a new one) and the
+    order it concerns (its per-order rate-limit key)."""
+
+    request_id: str | None
+    order_key: str | None
 
 
 @attrs.frozen
@@ -98,14 +107,8 @@ class ClientPool:
         spec = self.registry.get(broker.exchange)
         return broker_endpoints.traded(spec, broker.base_url, broker.base_urls, broker.testnet)
 
-    async def context(
-        self,
-        broker: BrokerInfo,
-        market_type: MarketType,
-        *,
-        request_id: str | None = None,
-        order_key: str | None = None,
-    ) -> CallContext:
+    async def context(self, broker: BrokerInfo, market_type: MarketType, **scope: Unpack[CallScope]) -> CallContext:
+        check_keywords(scope, CallScope, "context")
         spec = self.registry.get(broker.exchange)
         return CallContext(
             exchange=broker.exchange,
@@ -115,10 +118,10 @@ class ClientPool:
             broker_id=broker.id,
             user_id=broker.user_id,
             # every native call names its request: the caller's, the one in progress, else its own
-            request_id=request_id or current_request_id() or uuid.uuid4().hex,
+            request_id=scope.get("request_id") or current_request_id() or uuid.uuid4().hex,
             testnet=broker.testnet,
             options=broker.options,
-            order_key=order_key,
+            order_key=scope.get("order_key"),
         )
 
     async def market_book(self, broker: BrokerInfo, market_type: MarketType) -> MarketBook:

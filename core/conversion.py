@@ -63,15 +63,12 @@ class Conversion:
 
     def unknown_status_alert(self, order: Order, broker_id: int | None) -> None:
         if order.native_status is None:  # the plugin could not read the answer at all
-            self.alerts.raise_(
-                Alert(
-                    kind="unconvertible_answer",
-                    key=f"unconvertible:{order.exchange}:{order.client_order_id}",
-                    exchange=order.exchange,
-                    severity="critical",
-                    message=f"{order.exchange} answer for order {order.client_order_id} (broker {broker_id}) could "
-                    "not be converted: stored raw as UNKNOWN; see the log for the plugin's error",
-                )
+            self.alerts.critical(
+                "unconvertible_answer",
+                key=f"unconvertible:{order.exchange}:{order.client_order_id}",
+                exchange=order.exchange,
+                message=f"{order.exchange} answer for order {order.client_order_id} (broker {broker_id}) could "
+                "not be converted: stored raw as UNKNOWN; see the log for the plugin's error",
             )
             return
         self.alerts.raise_(

@@ -28,14 +28,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
 from loguru import logger
 
 from terminal5 import account_queries, order_operations, placement
 from terminal5.alerts import AlertBus
-from terminal5.brokers import Brokers
-from terminal5.client_pool import ClientEntry, ClientPool
+from terminal5.brokers import Brokers, NewBroker
+from terminal5.client_pool import CallScope, ClientEntry, ClientPool
 from terminal5.construction import connect_redis, open_storage, resolve_settings
 from terminal5.contract import CallContext, Credentials, ExchangeSpec, NativePayload
 from terminal5.conversion import Conversion
@@ -43,7 +43,7 @@ from terminal5.errors import DatabaseUnavailable
 from terminal5.kept_answers import KeptAnswers
 from terminal5.markets import MarketBook
 from terminal5.models import Balance, Market, MarketType, Order, OrderRequest, Position
-from terminal5.order_operations import FINAL_ON_EXCHANGE
+from terminal5.order_operations import FINAL_ON_EXCHANGE, OrderAddress
 from terminal5.placement import KeyedLocks, Placement, generate_client_order_id
 from terminal5.plugins import Hooks, load_hooks
 from terminal5.ratebudget import BudgetStore, budget_store
@@ -53,6 +53,7 @@ from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
+from terminal5.storage.heartbeats import HeartbeatTable
 from terminal5.storage.orders import OrderRepo, row_to_order
 from terminal5.storage.stored_order import StoredOrder
 from terminal5.storage.tokens import TokenInfo, TokenRepo
@@ -92,6 +93,7 @@ class Gateway:
         self.brokers = BrokerRepo(storage, box)
         self.client_ids = ClientIdStore(storage, redis)
         self.tokens = TokenRepo(storage)
+        self.heartbeats = HeartbeatTable(storage)
         self.alerts = AlertBus(hooks.alert)
         self.lookup_delays = tuple(lookup_delays)
         #: published rate limits, shared by every process through Redis when configured
@@ -195,32 +197,11 @@ class Gateway:
             )
 
     # --- brokers -------------------------------------------------------------------------------
-    async def add_broker(
-        self,
-        *,
-        user_id: int,
-        exchange: str,
-        label: str,
-        api_key: str,
-        api_secret: str,
-        api_password: str | None = None,
-        testnet: bool = False,
-        base_url: str | Mapping[str, str] | None = None,
-        options: Mapping[str, Any] | None = None,
-    ) -> BrokerInfo:
-        """``base_url``: one URL for every market type, or one per market type (``{"spot": url}`` or
-        ``"spot=url,swap=url"``): the broker then trades those market types only."""
-        return await self.broker_book.add(
-            user_id=user_id,
-            exchange=exchange,
-            label=label,
-            api_key=api_key,
-            api_secret=api_secret,
-            api_password=api_password,
-            testnet=testnet,
-            base_url=base_url,
-            options=options,
-        )
+    async def add_broker(self, **broker: Unpack[NewBroker]) -> BrokerInfo:
+        """``user_id``, ``exchange``, ``label``, ``api_key``, ``api_secret``, optionally ``api_password``,
+        ``testnet``, ``options`` and ``base_url``: one URL for every market type, or one per market type
+        (``{"spot": url}`` or ``"spot=url,swap=url"``): the broker then trades those market types only."""
+        return await self.broker_book.add(**broker)
 
     async def get_broker(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
         return await self.broker_book.get(broker_id, user_id)
@@ -251,15 +232,8 @@ class Gateway:
         """The market types this broker trades (its per-market-type URLs, else every one with an endpoint)."""
         return self.pool.traded_market_types(broker)
 
-    async def context(
-        self,
-        broker: BrokerInfo,
-        market_type: MarketType,
-        *,
-        request_id: str | None = None,
-        order_key: str | None = None,
-    ) -> CallContext:
-        return await self.pool.context(broker, market_type, request_id=request_id, order_key=order_key)
+    async def context(self, broker: BrokerInfo, market_type: MarketType, **scope: Unpack[CallScope]) -> CallContext:
+        return await self.pool.context(broker, market_type, **scope)
 
     async def market_book(self, broker: BrokerInfo, market_type: MarketType) -> MarketBook:
         return await self.pool.market_book(broker, market_type)
@@ -289,71 +263,21 @@ class Gateway:
             self, broker_id=broker_id, user_id=user_id, client_order_id=client_order_id, order_id=order_id
         )
 
-    async def fetch_order(
-        self,
-        *,
-        broker_id: int,
-        user_id: int | None = None,
-        client_order_id: str | None = None,
-        order_id: str | None = None,
-        symbol: str | None = None,
-        request_id: str | None = None,
-    ) -> Order:
-        """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
-        return await order_operations.fetch_order(
-            self,
-            broker_id=broker_id,
-            user_id=user_id,
-            client_order_id=client_order_id,
-            order_id=order_id,
-            symbol=symbol,
-            request_id=request_id,
-        )
+    async def fetch_order(self, **address: Unpack[OrderAddress]) -> Order:
+        """The order as the exchange sees it now; the stored copy is updated (or created as external).
+        ``address``: ``broker_id`` and ``client_order_id`` or ``order_id`` (plus ``symbol`` for an order
+        not stored here), ``user_id`` (tenancy), ``request_id``."""
+        return await order_operations.fetch_order(self, **address)
 
-    async def cancel_order(
-        self,
-        *,
-        broker_id: int,
-        user_id: int | None = None,
-        client_order_id: str | None = None,
-        order_id: str | None = None,
-        symbol: str | None = None,
-        request_id: str | None = None,
-    ) -> Order:
-        return await order_operations.cancel_order(
-            self,
-            broker_id=broker_id,
-            user_id=user_id,
-            client_order_id=client_order_id,
-            order_id=order_id,
-            symbol=symbol,
-            request_id=request_id,
-        )
+    async def cancel_order(self, **address: Unpack[OrderAddress]) -> Order:
+        """Cancel the order ``address`` names (as for ``fetch_order``)."""
+        return await order_operations.cancel_order(self, **address)
 
     async def edit_order(
-        self,
-        *,
-        broker_id: int,
-        user_id: int | None = None,
-        client_order_id: str | None = None,
-        order_id: str | None = None,
-        symbol: str | None = None,
-        quantity: Decimal | None = None,
-        price: Decimal | None = None,
-        request_id: str | None = None,
+        self, *, quantity: Decimal | None = None, price: Decimal | None = None, **address: Unpack[OrderAddress]
     ) -> Order:
         """Amend quantity and/or price in place, where the client can (``SupportsEditOrder``)."""
-        return await order_operations.edit_order(
-            self,
-            broker_id=broker_id,
-            user_id=user_id,
-            client_order_id=client_order_id,
-            order_id=order_id,
-            symbol=symbol,
-            quantity=quantity,
-            price=price,
-            request_id=request_id,
-        )
+        return await order_operations.edit_order(self, quantity=quantity, price=price, **address)
 
     async def list_orders(self, **filters: Any) -> list[Order]:
         rows = await self.storage.run(lambda: self.orders.list(**filters))
@@ -389,6 +313,14 @@ class Gateway:
 
     async def revoke_token(self, token_id: int) -> TokenInfo:
         return await self.storage.run(self.tokens.revoke, token_id)
+
+    async def write_heartbeat(self, name: str, epoch: int) -> None:
+        """Record a terminal's heartbeat in the database (used when there is no Redis)."""
+        await self.heartbeats.write_heartbeat(name, epoch)
+
+    async def read_heartbeats(self) -> dict[str, int]:
+        """Every terminal's last heartbeat kept in the database, as epoch seconds."""
+        return await self.heartbeats.read_heartbeats()
 
     async def check_database(self) -> None:
         """One round trip to the database; raises when it does not answer."""

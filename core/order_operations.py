@@ -7,14 +7,17 @@ row if any, how to find the order on the exchange (``OrderRef``), and the call c
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 import attrs
 
 from terminal5 import order_results
 from terminal5.contract import CallContext, NativeClientId, NativePayload, OrderRef, SupportsEditOrder
 from terminal5.errors import OrderNotFound, PluginError, Terminal5Error, UnsupportedParameterError
+from terminal5.keywords import check_keywords
 from terminal5.logs import current_request_id, request_scope
 from terminal5.models import Market, Order, OrderStatus, market_type_of
 from terminal5.ownership import Expected
@@ -29,6 +32,26 @@ if TYPE_CHECKING:
 
 #: stored states the exchange will never change again (a cancel of such an order answers the stored state)
 FINAL_ON_EXCHANGE = frozenset({OrderStatus.CLOSED.value, OrderStatus.CANCELLED.value})
+
+
+class OrderAddress(TypedDict, total=False):
+    """How a caller names one existing order (the keyword arguments of fetch, cancel and edit)."""
+
+    broker_id: Required[int]
+    user_id: int | None
+    client_order_id: str | None
+    order_id: str | None
+    symbol: str | None
+    request_id: str | None
+
+
+@contextmanager
+def scoped(address: OrderAddress) -> Iterator[str]:
+    """The request id of this operation (the caller's, else the current one, else a new one), in scope."""
+    check_keywords(address, OrderAddress, "order operation")
+    request_id = address.get("request_id") or current_request_id() or uuid.uuid4().hex
+    with request_scope(request_id):
+        yield request_id
 
 
 @attrs.frozen
@@ -96,6 +119,14 @@ async def locate(
     return Located(broker=broker, entry=entry, row=row, ref=ref, ctx=ctx)
 
 
+async def find(gw: Gateway, address: OrderAddress, request_id: str, named: Target | None = None) -> Located:
+    """The ``locate`` step for the order ``address`` names (``named``: its target when already looked up)."""
+    client_order_id, order_id = address.get("client_order_id"), address.get("order_id")
+    if named is None:
+        named = await target(gw, address.get("user_id"), address["broker_id"], client_order_id, order_id)
+    return await locate(gw, named, client_order_id, order_id, address.get("symbol"), request_id)
+
+
 async def get_order(
     gw: Gateway, *, broker_id: int, user_id: int | None, client_order_id: str | None, order_id: str | None
 ) -> Order:
@@ -106,21 +137,10 @@ async def get_order(
     return row_to_order(row)
 
 
-async def fetch_order(
-    gw: Gateway,
-    *,
-    broker_id: int,
-    user_id: int | None,
-    client_order_id: str | None,
-    order_id: str | None,
-    symbol: str | None,
-    request_id: str | None,
-) -> Order:
+async def fetch_order(gw: Gateway, **address: Unpack[OrderAddress]) -> Order:
     """The order as the exchange sees it now; the stored copy is updated (or created as external)."""
-    request_id = request_id or current_request_id() or uuid.uuid4().hex
-    with request_scope(request_id):
-        named = await target(gw, user_id, broker_id, client_order_id, order_id)
-        at = await locate(gw, named, client_order_id, order_id, symbol, request_id)
+    with scoped(address) as request_id:
+        at = await find(gw, address, request_id)
         payload = await at.entry.client.fetch_order(at.ctx, at.ref)
         if payload is None:
             raise OrderNotFound(
@@ -155,22 +175,14 @@ async def save_fetched(
     return order
 
 
-async def cancel_order(
-    gw: Gateway,
-    *,
-    broker_id: int,
-    user_id: int | None,
-    client_order_id: str | None,
-    order_id: str | None,
-    symbol: str | None,
-    request_id: str | None,
-) -> Order:
-    request_id = request_id or current_request_id() or uuid.uuid4().hex
-    with request_scope(request_id):
-        named = await target(gw, user_id, broker_id, client_order_id, order_id)
+async def cancel_order(gw: Gateway, **address: Unpack[OrderAddress]) -> Order:
+    with scoped(address) as request_id:
+        named = await target(
+            gw, address.get("user_id"), address["broker_id"], address.get("client_order_id"), address.get("order_id")
+        )
         if named.row is not None and named.row.status in FINAL_ON_EXCHANGE:
             return row_to_order(named.row)  # already over on the exchange: nothing to cancel, no round trip
-        at = await locate(gw, named, client_order_id, order_id, symbol, request_id)
+        at = await find(gw, address, request_id, named)
         if at.row is not None and not at.row.exchange_order_id:
             # never confirmed: make sure the order behind this client id is ours before cancelling it
             found = await at.entry.client.fetch_order(at.ctx, at.ref)
@@ -194,28 +206,17 @@ async def cancel_order(
 
 
 async def edit_order(
-    gw: Gateway,
-    *,
-    broker_id: int,
-    user_id: int | None,
-    client_order_id: str | None,
-    order_id: str | None,
-    symbol: str | None,
-    quantity: Decimal | None,
-    price: Decimal | None,
-    request_id: str | None,
+    gw: Gateway, *, quantity: Decimal | None, price: Decimal | None, **address: Unpack[OrderAddress]
 ) -> Order:
     """Amend quantity and/or price in place, where the client can (``SupportsEditOrder``)."""
-    request_id = request_id or current_request_id() or uuid.uuid4().hex
-    with request_scope(request_id):
-        broker = await gw.get_broker(broker_id, user_id)
+    with scoped(address) as request_id:
+        broker = await gw.get_broker(address["broker_id"], address.get("user_id"))
         client = gw.client_for(broker.exchange).client
         if not isinstance(client, SupportsEditOrder):
             raise UnsupportedParameterError(
                 f"{broker.exchange} cannot edit an order: cancel it and place a new one", exchange=broker.exchange
             )
-        named = await target(gw, user_id, broker_id, client_order_id, order_id)
-        at = await locate(gw, named, client_order_id, order_id, symbol, request_id)
+        at = await find(gw, address, request_id)
         payload = await client.edit_order(at.ctx, at.ref, quantity=quantity, price=price)
         payload = payload or await client.fetch_order(at.ctx, at.ref)
         if payload is None:

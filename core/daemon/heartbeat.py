@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 from loguru import logger
 
 from terminal5.storage.database import Storage
+from terminal5.storage.heartbeats import HeartbeatTable
 
 KEY_PREFIX = "terminal_heartbeat:"
 TTL_SECONDS = 30
@@ -52,32 +52,38 @@ class Beat:
         }
 
 
-class HeartbeatStore:
-    """Where heartbeats live: Redis when given (sync client, called off the event loop), else the DB."""
+class HeartbeatDatabase(Protocol):
+    """Where heartbeats are kept without Redis: the gateway (its façade), or a ``HeartbeatTable``."""
 
-    def __init__(self, storage: Storage | None, redis: Any = None, clock: Callable[[], float] = time.time) -> None:
-        if storage is None and redis is None:
+    async def write_heartbeat(self, name: str, epoch: int) -> None: ...
+
+    async def read_heartbeats(self) -> dict[str, int]: ...
+
+
+class HeartbeatStore:
+    """Where heartbeats live: Redis when given (sync client, called off the event loop), else the DB.
+
+    ``database``: the gateway, or a bare ``Storage`` (the CLI and the watchdog open one of their own)."""
+
+    def __init__(
+        self, database: HeartbeatDatabase | Storage | None, redis: Any = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        if database is None and redis is None:
             raise ValueError("heartbeats need a database or Redis")
-        self.storage = storage
+        self.database: HeartbeatDatabase | None = (
+            HeartbeatTable(database) if isinstance(database, Storage) else database
+        )
         self.redis = redis
         self.clock = clock
 
     # --- writing -------------------------------------------------------------------------------
-    def _beat_db(self, name: str, epoch: int) -> None:
-        assert self.storage is not None
-        m = self.storage.m
-        when = datetime.fromtimestamp(epoch, UTC)
-        m.Heartbeat.insert(name=name, beat_at=when).on_conflict(
-            conflict_target=[m.Heartbeat.name], update={m.Heartbeat.beat_at: when}
-        ).execute()
-
     async def beat(self, name: str = DEFAULT_NAME) -> int:
         epoch = int(self.clock())
         if self.redis is not None:
             await asyncio.to_thread(self.redis.set, KEY_PREFIX + name, epoch, ex=TTL_SECONDS)  # SETEX
         else:
-            assert self.storage is not None
-            await self.storage.run(self._beat_db, name, epoch)
+            assert self.database is not None
+            await self.database.write_heartbeat(name, epoch)
         return epoch
 
     async def forget(self, name: str = DEFAULT_NAME) -> None:
@@ -86,14 +92,10 @@ class HeartbeatStore:
         if self.redis is not None:
             await asyncio.to_thread(self.redis.delete, KEY_PREFIX + name)
         else:
-            assert self.storage is not None
-            await self.storage.run(self._beat_db, name, 0)
+            assert self.database is not None
+            await self.database.write_heartbeat(name, 0)
 
     # --- reading -------------------------------------------------------------------------------
-    def _read_db(self) -> dict[str, int]:
-        assert self.storage is not None
-        return {r.name: int(r.beat_at.timestamp()) for r in self.storage.m.Heartbeat.select()}
-
     def _read_redis(self) -> dict[str, int]:
         out: dict[str, int] = {}
         for key in self.redis.scan_iter(match=KEY_PREFIX + "*", count=100):
@@ -109,8 +111,8 @@ class HeartbeatStore:
     async def read(self) -> dict[str, int]:
         if self.redis is not None:
             return await asyncio.to_thread(self._read_redis)
-        assert self.storage is not None
-        return await self.storage.run(self._read_db)
+        assert self.database is not None
+        return await self.database.read_heartbeats()
 
     async def table(self, expected: tuple[str, ...] = ()) -> list[Beat]:
         """Every terminal that publishes a heartbeat (plus ``expected`` ones, DOWN when silent)."""

@@ -19,19 +19,11 @@ from typing import Any
 
 from loguru import logger
 
+from terminal5.daemon.watchdog import pid_alive
+
 
 def door_path(data_dir: Path, name: str) -> Path:
     return Path(data_dir) / f"{name}.daemon.json"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def find(data_dir: Path, name: str) -> dict[str, Any] | None:
@@ -41,7 +33,7 @@ def find(data_dir: Path, name: str) -> dict[str, Any] | None:
         info = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if not isinstance(info, dict) or not isinstance(info.get("pid"), int) or not _alive(info["pid"]):
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int) or not pid_alive(info["pid"]):
         return None
     if info["pid"] == os.getpid():  # a test running the daemon in this process: not a separate daemon
         return None
@@ -49,8 +41,7 @@ def find(data_dir: Path, name: str) -> dict[str, Any] | None:
 
 
 class LocalDoor:
-    def __init__(self, gateway: Any, tokens: Any, data_dir: Path, name: str) -> None:
-        """``tokens`` is unused (the gateway stores the token); kept so existing callers need not change."""
+    def __init__(self, gateway: Any, data_dir: Path, name: str) -> None:
         self.gw = gateway
         self.path = door_path(data_dir, name)
         self.token_id: int | None = None

@@ -30,58 +30,49 @@ _NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        r = self.registry
-        self.orders = Counter(
-            "terminal5_orders",
-            "Order answers given by the front doors",
-            ["exchange", "status", "operation"],
-            registry=r,
+
+        def counter(name: str, doc: str, *labels: str) -> Counter:
+            return Counter(name, doc, labels, registry=self.registry)
+
+        def gauge(name: str, doc: str, *labels: str) -> Gauge:
+            return Gauge(name, doc, labels, registry=self.registry)
+
+        self.orders = counter(
+            "terminal5_orders", "Order answers given by the front doors", "exchange", "status", "operation"
         )
-        self.stored_orders = Gauge(
-            "terminal5_stored_orders",
-            "Orders in the database by exchange and status",
-            ["exchange", "status"],
-            registry=r,
+        self.stored_orders = gauge(
+            "terminal5_stored_orders", "Orders in the database by exchange and status", "exchange", "status"
         )
         self.native_latency = Histogram(
             "terminal5_native_call_seconds",
             "Latency of native exchange calls",
             ["exchange", "endpoint"],
             buckets=LATENCY_BUCKETS,
-            registry=r,
+            registry=self.registry,
         )
-        self.native_calls = Counter(
-            "terminal5_native_calls",
-            "Native exchange calls by HTTP status",
-            ["exchange", "endpoint", "status"],
-            registry=r,
+        self.native_calls = counter(
+            "terminal5_native_calls", "Native exchange calls by HTTP status", "exchange", "endpoint", "status"
         )
-        self.rate_headers = Gauge(
+        self.rate_headers = gauge(
             "terminal5_rate_limit_header",
             "Last numeric value of each rate-limit response header (used weight, remaining…)",
-            ["exchange", "header"],
-            registry=r,
+            "exchange",
+            "header",
         )
-        self.rate_headroom = Gauge(
-            "terminal5_rate_budget_headroom", "Remaining units of a shared rate budget", ["budget"], registry=r
+        self.rate_headroom = gauge(
+            "terminal5_rate_budget_headroom", "Remaining units of a shared rate budget", "budget"
         )
-        self.unknown_statuses = Counter(
-            "terminal5_unknown_statuses", "Orders seen with a status no plugin maps", ["exchange"], registry=r
+        self.unknown_statuses = counter(
+            "terminal5_unknown_statuses", "Orders seen with a status no plugin maps", "exchange"
         )
-        self.errors = Counter(
-            "terminal5_errors", "Errors by taxonomy type and origin", ["type", "exchange", "origin"], registry=r
+        self.errors = counter("terminal5_errors", "Errors by taxonomy type and origin", "type", "exchange", "origin")
+        self.requests = counter("terminal5_api_requests", "Front-door requests", "door", "route", "status")
+        self.reconcile_findings = counter("terminal5_reconcile_findings", "Reconciliation findings", "exchange", "kind")
+        self.format_problems = counter(
+            "terminal5_format_problems", "Stored orders failing the format validator", "exchange"
         )
-        self.requests = Counter(
-            "terminal5_api_requests", "Front-door requests", ["door", "route", "status"], registry=r
-        )
-        self.reconcile_findings = Counter(
-            "terminal5_reconcile_findings", "Reconciliation findings", ["exchange", "kind"], registry=r
-        )
-        self.format_problems = Counter(
-            "terminal5_format_problems", "Stored orders failing the format validator", ["exchange"], registry=r
-        )
-        self.alerts = Counter("terminal5_alerts", "Alerts raised", ["kind"], registry=r)
-        self.restarts = Counter("terminal5_watchdog_restarts", "Daemon restarts by the watchdog", registry=r)
+        self.alerts = counter("terminal5_alerts", "Alerts raised", "kind")
+        self.restarts = counter("terminal5_watchdog_restarts", "Daemon restarts by the watchdog")
 
     # --- feeds ---------------------------------------------------------------------------------
     def observe_call(self, ctx: CallContext, record: CallRecord) -> None:

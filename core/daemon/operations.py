@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from terminal5.contract import Alert, SupportsAccountConfig, SupportsPositions
+from terminal5.contract import SupportsAccountConfig, SupportsPositions
 from terminal5.errors import ExchangeError, Terminal5Error
 from terminal5.gateway import Gateway
 from terminal5.models import MarketType, Order, OrderStatus
@@ -43,14 +43,11 @@ async def kill_broker(gw: Gateway, broker: BrokerInfo, reason: str, *, by: str =
             cancelled.append(key)
         except Terminal5Error as exc:
             failed.append({"order": key, **exc.to_dict()})
-    gw.alerts.raise_(
-        Alert(
-            kind="kill_switch",
-            key=f"kill:{broker.id}:{uuid.uuid4().hex}",
-            exchange=broker.exchange,
-            severity="critical",
-            message=f"kill switch on broker {broker.id} ({reason}): {len(cancelled)} cancelled, {len(failed)} failed",
-        )
+    gw.alerts.critical(
+        "kill_switch",
+        key=f"kill:{broker.id}:{uuid.uuid4().hex}",
+        exchange=broker.exchange,
+        message=f"kill switch on broker {broker.id} ({reason}): {len(cancelled)} cancelled, {len(failed)} failed",
     )
     info = await gw.get_broker(broker.id)
     return {"broker": info.to_dict(), "cancelled": cancelled, "failed": failed}

@@ -33,7 +33,7 @@ from terminal5.daemon.http import build_app
 from terminal5.daemon.localdoor import LocalDoor
 from terminal5.daemon.metrics import ErrorBurst, Metrics
 from terminal5.daemon.reconcile import Reconciler
-from terminal5.daemon.tokens import Principal, TokenStore
+from terminal5.daemon.tokens import Principal
 from terminal5.errors import Terminal5Error
 from terminal5.gateway import DEFAULT_LOOKUP_DELAYS, Gateway
 from terminal5.logs import request_scope
@@ -81,8 +81,7 @@ class Daemon:
         self.settings = gateway.settings
         self.metrics = metrics
         self.api = Api(gateway, metrics=metrics)
-        self.tokens = TokenStore(gateway.storage)
-        self.heartbeats = HeartbeatStore(gateway.storage, gateway.redis)
+        self.heartbeats = HeartbeatStore(gateway, gateway.redis)
         self.heartbeat_name = heartbeat_name
         self.heartbeat_interval = heartbeat_interval or self.settings.heartbeat_interval
         self.reconciler = Reconciler(
@@ -98,7 +97,7 @@ class Daemon:
         self._heartbeat_started = False
         self.port: int | None = None
         self.app = build_app(self)
-        self.local_door = LocalDoor(gateway, self.tokens, self.settings.data_dir, heartbeat_name)
+        self.local_door = LocalDoor(gateway, self.settings.data_dir, heartbeat_name)
 
     @classmethod
     async def open(
@@ -125,12 +124,12 @@ class Daemon:
 
     # --- tokens, health --------------------------------------------------------------------------
     async def verify_token(self, token: str) -> Principal | None:
-        return await self.gw.storage.run(self.tokens.verify, token)
+        return Principal.of(await self.gw.find_token(token))
 
     async def health(self) -> dict[str, Any]:
-        database: dict[str, Any] = {"ok": False, "url": redact_url(self.gw.storage.url)}
+        database: dict[str, Any] = {"ok": False, "url": redact_url(self.gw.database_url)}
         try:
-            await asyncio.wait_for(self.gw.storage.run(lambda: self.gw.storage.db.execute_sql("SELECT 1")), 5)
+            await asyncio.wait_for(self.gw.check_database(), 5)
             database["ok"] = True
         except Exception as exc:
             database["error"] = type(exc).__name__
@@ -168,15 +167,8 @@ class Daemon:
         }
 
     async def refresh_gauges(self) -> None:
-        def counts() -> list[tuple[str, str, int]]:
-            from peewee import fn
-
-            R = self.gw.storage.m.OrderRow
-            query = R.select(R.exchange, R.status, fn.COUNT(R.id).alias("n")).group_by(R.exchange, R.status)
-            return [(r.exchange, r.status, r.n) for r in query]
-
         self.metrics.stored_orders.clear()
-        for exchange, status, n in await self.gw.storage.run(counts):
+        for exchange, status, n in await self.gw.stored_order_counts():
             self.metrics.stored_orders.labels(exchange, status).set(n)
 
     # --- start-up ----------------------------------------------------------------------------------

@@ -78,6 +78,20 @@ def row_to_order(row: StoredOrder | Any) -> Order:
     )
 
 
+def terms_columns(terms: OrderRequest | Order) -> dict[str, Any]:
+    """The columns a request and the order it became describe alike: what is traded, how, and on what terms."""
+    return {
+        "symbol": terms.symbol,
+        "side": terms.side.value,
+        "type": terms.type.value,
+        "quantity": terms.quantity,
+        "stop_price": terms.stop_price,
+        "time_in_force": terms.time_in_force.value if terms.time_in_force else None,
+        "reduce_only": terms.reduce_only,
+        "position_side": terms.position_side.value if terms.position_side else None,
+    }
+
+
 def result_fields(order: Order) -> dict[str, Any]:
     """The columns an exchange answer updates."""
     return {
@@ -130,24 +144,17 @@ class OrderRepo:
         try:
             with self.storage.db.atomic():
                 row = self.m.OrderRow.create(
+                    **terms_columns(request),
                     user_id=request.user_id,
                     broker_id=request.broker_id,
                     exchange=exchange,
                     source=request.source.value,
-                    symbol=request.symbol,
                     market_type=market_type,
-                    side=request.side.value,
-                    type=request.type.value,
-                    quantity=request.quantity,
                     price=request.price,
-                    stop_price=request.stop_price,
                     filled=None,
                     status=OrderStatus.PENDING_SUBMIT.value,
                     client_order_id=request.client_order_id,
                     native_client_id=native_client_id,
-                    time_in_force=request.time_in_force.value if request.time_in_force else None,
-                    reduce_only=request.reduce_only,
-                    position_side=request.position_side.value if request.position_side else None,
                     parent_client_order_id=parent_client_order_id,
                     ignored_params=list(ignored_params),
                     request=unstructure(request),
@@ -180,21 +187,14 @@ class OrderRepo:
             return self.save_result(existing.id, order), existing.status
         fields = result_fields(order)
         fields.update(
+            terms_columns(order),
             user_id=user_id,
             broker_id=broker_id,
             exchange=order.exchange,
             source=Source.EXTERNAL.value,
-            symbol=order.symbol,
             market_type=market_type,
-            side=order.side.value,
-            type=order.type.value,
-            quantity=order.quantity,
-            stop_price=order.stop_price,
             client_order_id=order.client_order_id or f"EXT_{order.id}",
             native_client_id=order.native_client_id,
-            time_in_force=order.time_in_force.value if order.time_in_force else None,
-            reduce_only=order.reduce_only,
-            position_side=order.position_side.value if order.position_side else None,
         )
         return StoredOrder.of(self.m.OrderRow.create(**fields)), None
 

@@ -16,31 +16,22 @@ from urllib.parse import urlencode
 
 import yaml
 
-if __package__ in (None, ""):  # run as a script
+if __package__ in (None, ""):  # run as a script: import the data as the package it belongs to
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from binance._data import (  # type: ignore[no-redef]
-        FUTURES_ALGO_NEW,
-        FUTURES_EXCHANGE_INFO,
-        FUTURES_NEW,
-        SERVER_TIME,
-        SPOT_EXCHANGE_INFO,
-        SPOT_FULL_MARKET,
-        SPOT_NEW,
-        error,
-    )
-else:
-    from ._data import (
-        FUTURES_ALGO_NEW,
-        FUTURES_EXCHANGE_INFO,
-        FUTURES_NEW,
-        SERVER_TIME,
-        SPOT_EXCHANGE_INFO,
-        SPOT_FULL_MARKET,
-        SPOT_NEW,
-        error,
-    )
+    __package__ = "binance"
 
 from terminal5 import jsonutil
+
+from ._data import (
+    FUTURES_ALGO_NEW,
+    FUTURES_EXCHANGE_INFO,
+    FUTURES_NEW,
+    SERVER_TIME,
+    SPOT_EXCHANGE_INFO,
+    SPOT_FULL_MARKET,
+    SPOT_NEW,
+    error,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes" / "binance"

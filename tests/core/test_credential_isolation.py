@@ -12,6 +12,7 @@ import asyncio
 from typing import Any
 
 from loopback_double import make_plugin
+from sample_orders import limit_buy
 from terminal5_template.client import LoopbackClient
 
 from terminal5.contract import CallContext, Credentials, HttpResponse
@@ -71,18 +72,7 @@ async def run_load(
             for j in range(ORDERS_PER_BROKER):
                 cid = f"b{i}-o{j}"
                 expected_key[cid] = f"key-{i}"
-                requests.append(
-                    {
-                        "symbol": "BTC/USDT",
-                        "side": "buy",
-                        "type": "limit",
-                        "quantity": "0.001",
-                        "price": "43000",
-                        "user_id": broker.user_id,
-                        "broker_id": broker.id,
-                        "client_order_id": cid,
-                    }
-                )
+                requests.append(limit_buy(broker.id, broker.user_id, client_order_id=cid))
         results = await asyncio.gather(*(gateway.place_order(r) for r in requests), return_exceptions=True)
         signed_by = exchange.signed_by()
         mismatched = sum(1 for cid, key in expected_key.items() if signed_by.get(cid) not in (None, key))

@@ -9,7 +9,9 @@ database is back. On SQLite, a database locked by another writer is the outage.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,14 @@ def stop_when_the_exchange_has_it(exchange: LoopbackExchange, stop: Any) -> None
         return response
 
     exchange._place = place
+
+
+async def outage_as_the_exchange_accepts(gw: Any, broker: Any, exchange: LoopbackExchange, stop: Any, cid: str) -> Any:
+    """Place order ``cid`` while ``stop`` takes the database away as the exchange accepts it: the typed error."""
+    stop_when_the_exchange_has_it(exchange, stop)
+    with pytest.raises(DatabaseUnavailable) as raised:
+        await gw.place_order(order(broker, cid))
+    return raised.value
 
 
 async def wait_until(condition: Any, tries: int = 400) -> bool:
@@ -101,10 +111,7 @@ async def test_an_answer_received_during_the_outage_is_kept_and_stored_when_post
 ) -> None:
     async with LoopbackExchange({"key-1": "secret-1"}) as exchange:
         gw, broker = await _gateway(t5_gateway, private_postgres.url, exchange)
-        stop_when_the_exchange_has_it(exchange, private_postgres.stop)
-        with pytest.raises(DatabaseUnavailable) as raised:
-            await gw.place_order(order(broker, "kept-1"))
-        error = raised.value
+        error = await outage_as_the_exchange_accepts(gw, broker, exchange, private_postgres.stop, "kept-1")
         assert error.order_sent is True and error.client_order_id == "kept-1"
         assert error.to_dict()["order_sent"] is True and "kept" in error.message
         assert exchange.placements("kept-1") == 1
@@ -152,52 +159,47 @@ class Locker:
         self.conn.close()
 
 
-async def test_sqlite_locked_is_a_typed_503_and_the_answer_is_kept(t5_gateway: Any, tmp_path: Path) -> None:
-    path = tmp_path / "locked.db"
+@contextlib.asynccontextmanager
+async def locked_sqlite(t5_gateway: Any, path: Path) -> AsyncIterator[tuple[Any, Any, LoopbackExchange, Locker]]:
+    """A gateway on a SQLite file another connection can lock (waits of 100 ms at most), and that locker."""
     async with LoopbackExchange({"key-1": "secret-1"}) as exchange:
         gw, broker = await _gateway(t5_gateway, f"sqlite:///{path}", exchange)
         await gw.storage.run(lambda: gw.storage.db.execute_sql("PRAGMA busy_timeout = 100"))
         locker = Locker(path)
         try:
-            locker.lock()
-            with pytest.raises(DatabaseUnavailable) as raised:
-                await gw.place_order(order(broker, "lite-1"))
-            assert raised.value.order_sent is False and exchange.attempts["lite-1"] == 0
-            locker.release()
-
-            stop_when_the_exchange_has_it(exchange, locker.lock)
-            with pytest.raises(DatabaseUnavailable) as raised:
-                await gw.place_order(order(broker, "lite-2"))
-            assert raised.value.order_sent is True and gw.kept_answers == 1
-            locker.release()
-            assert await gw.store_kept_answers() == 1
-            row = await gw.storage.run(gw.orders.find, broker.id, "lite-2")
-            assert row.status == OrderStatus.OPEN.value and row.exchange_order_id is not None
-            assert exchange.placements("lite-2") == 1
+            yield gw, broker, exchange, locker
         finally:
             locker.close()
+
+
+async def test_sqlite_locked_is_a_typed_503_and_the_answer_is_kept(t5_gateway: Any, tmp_path: Path) -> None:
+    async with locked_sqlite(t5_gateway, tmp_path / "locked.db") as (gw, broker, exchange, locker):
+        locker.lock()
+        with pytest.raises(DatabaseUnavailable) as raised:
+            await gw.place_order(order(broker, "lite-1"))
+        assert raised.value.order_sent is False and exchange.attempts["lite-1"] == 0
+        locker.release()
+
+        error = await outage_as_the_exchange_accepts(gw, broker, exchange, locker.lock, "lite-2")
+        assert error.order_sent is True and gw.kept_answers == 1
+        locker.release()
+        assert await gw.store_kept_answers() == 1
+        row = await gw.storage.run(gw.orders.find, broker.id, "lite-2")
+        assert row.status == OrderStatus.OPEN.value and row.exchange_order_id is not None
+        assert exchange.placements("lite-2") == 1
 
 
 async def test_a_kept_answer_never_overwrites_a_row_resolved_meanwhile(t5_gateway: Any, tmp_path: Path) -> None:
-    path = tmp_path / "later.db"
-    async with LoopbackExchange({"key-1": "secret-1"}) as exchange:
-        gw, broker = await _gateway(t5_gateway, f"sqlite:///{path}", exchange)
-        await gw.storage.run(lambda: gw.storage.db.execute_sql("PRAGMA busy_timeout = 100"))
-        locker = Locker(path)
-        try:
-            stop_when_the_exchange_has_it(exchange, locker.lock)
-            with pytest.raises(DatabaseUnavailable):
-                await gw.place_order(order(broker, "lite-3"))
-            locker.release()
-            [oid] = [o for o, v in exchange.orders.items() if v["clientId"] == "lite-3"]
-            exchange.orders[oid]["status"] = "CANCELED"  # meanwhile, cancelled on the exchange
-            found = await gw.fetch_order(broker_id=broker.id, client_order_id="lite-3")
-            assert found.status is OrderStatus.CANCELLED
-            await gw.store_kept_answers()  # the older "NEW" answer must not win
-            row = await gw.storage.run(gw.orders.find, broker.id, "lite-3")
-            assert row.status == OrderStatus.CANCELLED.value
-        finally:
-            locker.close()
+    async with locked_sqlite(t5_gateway, tmp_path / "later.db") as (gw, broker, exchange, locker):
+        await outage_as_the_exchange_accepts(gw, broker, exchange, locker.lock, "lite-3")
+        locker.release()
+        [oid] = [o for o, v in exchange.orders.items() if v["clientId"] == "lite-3"]
+        exchange.orders[oid]["status"] = "CANCELED"  # meanwhile, cancelled on the exchange
+        found = await gw.fetch_order(broker_id=broker.id, client_order_id="lite-3")
+        assert found.status is OrderStatus.CANCELLED
+        await gw.store_kept_answers()  # the older "NEW" answer must not win
+        row = await gw.storage.run(gw.orders.find, broker.id, "lite-3")
+        assert row.status == OrderStatus.CANCELLED.value
 
 
 async def test_flush_and_close_during_an_outage_do_not_raise(
@@ -205,9 +207,7 @@ async def test_flush_and_close_during_an_outage_do_not_raise(
 ) -> None:
     async with LoopbackExchange({"key-1": "secret-1"}) as exchange:
         gw, broker = await _gateway(t5_gateway, private_postgres.url, exchange)
-        stop_when_the_exchange_has_it(exchange, private_postgres.stop)
-        with pytest.raises(DatabaseUnavailable):
-            await gw.place_order(order(broker, "close-1"))
+        await outage_as_the_exchange_accepts(gw, broker, exchange, private_postgres.stop, "close-1")
         await gw.flush()  # says what could not be written, and returns
         await gw.close()
         assert gw.kept_answers == 1  # lost with the process; the order stays pending_submit for reconciliation

@@ -83,11 +83,24 @@ async def test_a_different_symbol_found_is_not_adopted(env: Any, shared: Any) ->
     assert (await env.gateway.get_order(broker_id=env.broker.id, client_order_id="shared-3")).id == first.id
 
 
-async def test_reconciliation_does_not_adopt_another_order_into_a_pending_row(env: Any, shared: Any) -> None:
-    env.exchange.inject(Fault(kind="error_before_accept", status=503))  # user 2's send: outcome unknown
-    pending = await env.gateway.place_order(user2_sell(env, shared, "shared-4"))
+async def _user2_pending_then_user1_takes_the_id(env: Any, shared: Any, cid: str) -> Any:
+    """User 2's send meets an outage (outcome unknown, pending); then user 1 places an order with that id."""
+    env.exchange.inject(Fault(kind="error_before_accept", status=503))
+    pending = await env.gateway.place_order(user2_sell(env, shared, cid))
     assert pending.status is OrderStatus.PENDING_SUBMIT
-    first = await env.gateway.place_order(user1_buy(env, "shared-4"))  # then user 1 takes the id
+    return await env.gateway.place_order(user1_buy(env, cid))
+
+
+async def _other_process(env: Any, t5_gateway: Any, db_path: Any) -> tuple[Any, Any]:
+    """Another gateway process (its own database) on the same exchange account, and its broker."""
+    other = await t5_gateway(make_plugin(), database_url=f"sqlite:///{db_path}")
+    broker = await other.add_broker(user_id=1, exchange="loopback", label="main", api_key="key-1",
+                                    api_secret="secret-1", base_url=env.exchange.url)
+    return other, broker
+
+
+async def test_reconciliation_does_not_adopt_another_order_into_a_pending_row(env: Any, shared: Any) -> None:
+    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-4")
     env.gateway.settings = attrs.evolve(env.gateway.settings, unknown_outcome_grace=0.0)
     await env.gateway.reconcile(shared.id)
     await _assert_not_adopted(env, shared, "shared-4", first)
@@ -98,43 +111,32 @@ async def test_our_own_order_found_after_a_duplicate_answer_is_still_adopted(
 ) -> None:
     """Another gateway process (its own database) sent this very order: it is ours, adopt it."""
     first = await env.gateway.place_order(env.order(client_order_id="own-1"))
-    other = await t5_gateway(make_plugin(), database_url=f"sqlite:///{tmp_path}/other.db")
-    broker = await other.add_broker(user_id=1, exchange="loopback", label="main", api_key="key-1",
-                                    api_secret="secret-1", base_url=env.exchange.url)
+    other, broker = await _other_process(env, t5_gateway, tmp_path / "other.db")
     adopted = await other.place_order(env.order(client_order_id="own-1", broker_id=broker.id, price="43000.1"))
     assert adopted.id == first.id and adopted.status is OrderStatus.OPEN
     assert env.exchange.placements("own-1") == 1
 
 
-async def _user2_pending_then_user1_takes_the_id(env: Any, shared: Any, cid: str) -> Any:
-    env.exchange.inject(Fault(kind="error_before_accept", status=503))
-    pending = await env.gateway.place_order(user2_sell(env, shared, cid))
-    assert pending.status is OrderStatus.PENDING_SUBMIT
-    return await env.gateway.place_order(user1_buy(env, cid))
-
-
-async def test_refreshing_a_pending_order_never_adopts_another_order(env: Any, shared: Any) -> None:
-    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-5")
+@pytest.mark.parametrize(
+    ("operation", "cid"),
+    [("fetch_order", "shared-5"), ("cancel_order", "shared-6")],
+    ids=["refreshing never adopts", "cancelling never cancels"],
+)
+async def test_refreshing_or_cancelling_a_pending_order_never_touches_another_order(
+    env: Any, shared: Any, operation: str, cid: str
+) -> None:
+    first = await _user2_pending_then_user1_takes_the_id(env, shared, cid)
     with pytest.raises(DuplicateOrder):
-        await env.gateway.fetch_order(broker_id=shared.id, client_order_id="shared-5")
-    await _assert_not_adopted(env, shared, "shared-5", first)
-
-
-async def test_cancelling_a_pending_order_never_cancels_another_order(env: Any, shared: Any) -> None:
-    first = await _user2_pending_then_user1_takes_the_id(env, shared, "shared-6")
-    with pytest.raises(DuplicateOrder):
-        await env.gateway.cancel_order(broker_id=shared.id, client_order_id="shared-6")
+        await getattr(env.gateway, operation)(broker_id=shared.id, client_order_id=cid)
     assert env.exchange.orders[first.id]["status"] == "NEW"  # user 1's order is untouched on the exchange
-    await _assert_not_adopted(env, shared, "shared-6", first)
+    await _assert_not_adopted(env, shared, cid, first)
 
 
 async def test_a_duplicate_answer_whose_lookup_fails_is_left_unresolved_not_rejected(
     env: Any, t5_gateway: Any, tmp_path: Any
 ) -> None:
     first = await env.gateway.place_order(env.order(client_order_id="own-2"))
-    other = await t5_gateway(make_plugin(), database_url=f"sqlite:///{tmp_path}/other2.db")
-    broker = await other.add_broker(user_id=1, exchange="loopback", label="main", api_key="key-1",
-                                    api_secret="secret-1", base_url=env.exchange.url)
+    other, broker = await _other_process(env, t5_gateway, tmp_path / "other2.db")
     env.exchange.inject(Fault(kind="error_before_accept", path="/api/order", method="GET", status=503))
     data = env.order(client_order_id="own-2", broker_id=broker.id)
     pending = await other.place_order(data)  # "duplicate", and the lookup meets an outage: nothing is known

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from loguru import logger
-
 from terminal5.contract import HttpRequest
+from terminal5.testing.captured_logs import captured_logs
 from terminal5.transport import scrub_request
 
 
 async def test_every_line_of_a_request_carries_its_request_id(env: Any) -> None:
-    records: list[dict[str, Any]] = []
-    sink = logger.add(lambda message: records.append(message.record), level="DEBUG")
-    try:
+    with captured_logs("DEBUG") as records:
         await env.gateway.place_order(
             env.order(client_order_id="log-1", take_profit_price="50000"), request_id="req-abc"
         )
-    finally:
-        logger.remove(sink)
     lines = [r for r in records if r["name"].startswith(("terminal5", "terminal5_"))]
     assert len(lines) >= 3  # the Level-2 warning, the native call, the stored result
     missing = [r["message"] for r in lines if r["extra"].get("request_id") != "req-abc"]

@@ -164,13 +164,19 @@ async def test_unexplained_fills_forbid_declaring_absence(hist_env: tuple[Env, H
     assert (await stored(env, "fills-1")).status is OrderStatus.REJECTED
 
 
-async def test_rejected_by_reconciliation_does_not_hide_an_order_found_later(env: Env) -> None:
-    """The exchange said "not found" (eventual consistency) and reconciliation gave up; the order shows up."""
-    await lost_filled_market_order(env, "late-1")
-    [placed] = [o for o in env.exchange.orders.values() if o["clientId"] == "late-1"]
+async def lost_then_hidden_from_reconciliation(env: Env, cid: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """A filled market order whose answer was lost, which the exchange does not show (eventual consistency)
+    when reconciliation runs past the grace period: the exchange's record, and what reconciliation found."""
+    await lost_filled_market_order(env, cid)
+    [placed] = [o for o in env.exchange.orders.values() if o["clientId"] == cid]
     placed["visibleAfter"] = float("inf")
     past_grace(env)
-    found = await env.gateway.reconcile(env.broker.id)
+    return placed, await env.gateway.reconcile(env.broker.id)
+
+
+async def test_rejected_by_reconciliation_does_not_hide_an_order_found_later(env: Env) -> None:
+    """The exchange said "not found" (eventual consistency) and reconciliation gave up; the order shows up."""
+    placed, found = await lost_then_hidden_from_reconciliation(env, "late-1")
     assert found["not_found"] == 1
     assert (await stored(env, "late-1")).status is OrderStatus.REJECTED
     placed["visibleAfter"] = 0  # the exchange now shows it
@@ -180,11 +186,8 @@ async def test_rejected_by_reconciliation_does_not_hide_an_order_found_later(env
 
 
 async def test_a_client_retry_finds_an_order_reconciliation_had_rejected(env: Env) -> None:
-    await lost_filled_market_order(env, "late-2")
-    [placed] = [o for o in env.exchange.orders.values() if o["clientId"] == "late-2"]
-    placed["visibleAfter"] = float("inf")
-    past_grace(env)
-    assert (await env.gateway.reconcile(env.broker.id))["not_found"] == 1
+    placed, found = await lost_then_hidden_from_reconciliation(env, "late-2")
+    assert found["not_found"] == 1
     placed["visibleAfter"] = 0
     again = await env.gateway.place_order(env.order(client_order_id="late-2", type="market", price=None))
     assert again.status is OrderStatus.CLOSED and again.id == placed["orderId"]

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sample_orders import order_row
+
 from terminal5.storage.database import Storage
 from terminal5.storage.migrations import MIGRATIONS
 
@@ -63,19 +65,7 @@ async def test_the_trades_table_becomes_orders_with_its_rows(db_url: str, tmp_pa
             rows = [
                 (r.client_order_id, r.quantity, r.raw_response) for r in m.OrderRow.select().order_by(m.OrderRow.id)
             ]
-            new = m.OrderRow.create(
-                user_id=1,
-                broker_id=1,
-                exchange="x",
-                source="manual",
-                symbol="BTC/USDT",
-                market_type="spot",
-                side="buy",
-                type="limit",
-                quantity=Decimal("1"),
-                status="open",
-                client_order_id="new-1",
-            )
+            new = m.OrderRow.create(**order_row(client_order_id="new-1"))
             version = m.SchemaVersion.select(m.SchemaVersion.version).order_by(m.SchemaVersion.version.desc()).scalar()
             return rows, new.id, _indexes(storage, "orders"), storage.db.table_exists("trades"), version
 

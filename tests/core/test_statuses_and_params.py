@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import terminal5_template.plugin as loopback
+from sample_orders import limit_buy
 
 from terminal5.contract import Alert
 from terminal5.errors import UnsupportedParameterError
@@ -29,16 +30,7 @@ async def alerting(t5_gateway: Any) -> Any:
 
 
 def order(env: Any, **extra: Any) -> dict[str, Any]:
-    return {
-        "symbol": "BTC/USDT",
-        "side": "buy",
-        "type": "limit",
-        "quantity": "0.001",
-        "price": "43000",
-        "user_id": 1,
-        "broker_id": env.broker.id,
-        **extra,
-    }
+    return limit_buy(env.broker.id, **extra)
 
 
 async def test_unknown_status_is_stored_with_raw_and_alerted_once(alerting: Any) -> None:

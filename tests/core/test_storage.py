@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import terminal5_template.plugin as loopback
+from sample_orders import limit_buy, order_row
 
 from terminal5 import jsonutil
 from terminal5.errors import Terminal5Error
@@ -32,19 +33,12 @@ async def test_money_and_raw_round_trip_exactly(db_url: str) -> None:
 
     def write_read() -> Any:
         row = m.OrderRow.create(
-            user_id=1,
-            broker_id=1,
-            exchange="x",
-            source="manual",
-            symbol="BTC/USDT",
-            market_type="spot",
-            side="buy",
-            type="limit",
-            quantity=Decimal("0.000000000000000001"),
-            price=Decimal("12345678901234567890.5"),
-            status="open",
-            client_order_id="c1",
-            raw_response=RAW,
+            **order_row(
+                quantity=Decimal("0.000000000000000001"),
+                price=Decimal("12345678901234567890.5"),
+                client_order_id="c1",
+                raw_response=RAW,
+            )
         )
         return m.OrderRow.get_by_id(row.id)
 
@@ -147,18 +141,7 @@ async def test_audit_trail_keeps_calls_without_secrets(db_url: str, t5_gateway: 
             api_secret="SECRET-AUDIT-222333",
             base_url=exchange.url,
         )
-        await gateway.place_order(
-            {
-                "symbol": "BTC/USDT",
-                "side": "buy",
-                "type": "limit",
-                "quantity": "0.001",
-                "price": "43000",
-                "user_id": 1,
-                "broker_id": broker.id,
-                "client_order_id": "aud-1",
-            }
-        )
+        await gateway.place_order(limit_buy(broker.id, client_order_id="aud-1"))
         await gateway.flush()
 
         def calls() -> list[Any]:

@@ -184,7 +184,7 @@ async def test_authentication(world: World) -> None:
     assert resp.status == 401 and err["error"] == "AuthenticationError"
     resp, err = await call(world, "GET", "/v1/brokers", who=None, headers={"Authorization": "Bearer t5_nope"})
     assert resp.status == 401
-    store = world.daemon.tokens
+    store = world.daemon.gw.tokens
     tokens = await world.daemon.gw.storage.run(store.list)
     user1 = next(t for t in tokens if t.user_id == 1)
     await world.daemon.gw.storage.run(store.revoke, user1.id)

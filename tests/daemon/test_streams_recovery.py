@@ -7,16 +7,17 @@ Every test runs on a private ``redis-server`` (see ``private_redis``): the share
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from loguru import logger
 
 from terminal5.daemon.heartbeat import KEY_PREFIX
 from terminal5.daemon.service import Daemon
 from terminal5.daemon.streams import StreamConsumer, request
+from terminal5.testing.captured_logs import captured_logs
 from terminal5.testing.loopback_server import LoopbackExchange
 
 from .conftest import build_world, order_body
@@ -46,6 +47,20 @@ def consumer_of(d: Daemon, url: str) -> StreamConsumer:
     return StreamConsumer(d.api, d.verify_token, aclient(url), block_ms=100, claim_every=0.2)
 
 
+@contextlib.asynccontextmanager
+async def consuming(d: Daemon, url: str) -> AsyncIterator[StreamConsumer]:
+    """A stream consumer running (60 s at most) while the block runs, stopped after it."""
+    consumer = consumer_of(d, url)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(consumer.run(stop, max_seconds=60))
+    try:
+        yield consumer
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await consumer.stop()
+
+
 async def ask(url: str, d: Daemon, op: str, body: dict[str, Any]) -> dict[str, Any]:
     client = aclient(url)
     try:
@@ -57,47 +72,31 @@ async def ask(url: str, d: Daemon, op: str, body: dict[str, Any]) -> dict[str, A
 async def test_consumer_group_is_recreated_after_flushdb_and_restart(
     daemon: Daemon, private_redis: PrivateRedis  # noqa: F811
 ) -> None:
-    records: list[Any] = []
-    sink = logger.add(lambda m: records.append(m.record), level="WARNING")
-    consumer = consumer_of(daemon, private_redis.url)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(consumer.run(stop, max_seconds=60))
     one = daemon.test_brokers["one"]  # type: ignore[attr-defined]
-    try:
-        first = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-1"))
-        assert first["ok"] and first["body"]["client_order_id"] == "flush-1"
+    with captured_logs("WARNING") as records:
+        async with consuming(daemon, private_redis.url):
+            first = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-1"))
+            assert first["ok"] and first["body"]["client_order_id"] == "flush-1"
 
-        admin = aclient(private_redis.url)
-        await admin.flushdb()  # the group goes with the stream
-        await admin.aclose()
-        second = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-2"))
-        assert second["ok"] and second["body"]["client_order_id"] == "flush-2"
+            admin = aclient(private_redis.url)
+            await admin.flushdb()  # the group goes with the stream
+            await admin.aclose()
+            second = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-2"))
+            assert second["ok"] and second["body"]["client_order_id"] == "flush-2"
 
-        await asyncio.to_thread(private_redis.restart)  # an empty Redis, every connection dropped
-        third = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-3"))
-        assert third["ok"] and third["body"]["client_order_id"] == "flush-3"
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await consumer.stop()
-        logger.remove(sink)
+            await asyncio.to_thread(private_redis.restart)  # an empty Redis, every connection dropped
+            third = await ask(private_redis.url, daemon, "place_order", order_body(one, "flush-3"))
+            assert third["ok"] and third["body"]["client_order_id"] == "flush-3"
     recreated = [r for r in records if "consumer group" in r["message"] and "recreat" in r["message"]]
     assert recreated, [r["message"] for r in records]  # the flush is said, not silent
 
 
 async def test_answered_requests_are_trimmed_so_no_token_stays(daemon: Daemon, private_redis: PrivateRedis) -> None:  # noqa: F811
-    consumer = consumer_of(daemon, private_redis.url)
-    stop = asyncio.Event()
-    task = asyncio.ensure_future(consumer.run(stop, max_seconds=60))
     token = daemon.test_tokens["user1"]  # type: ignore[attr-defined]
-    try:
+    async with consuming(daemon, private_redis.url) as consumer:
         for i in range(3):
             reply = await ask(private_redis.url, daemon, "list_orders", {"limit": i + 1})
             assert reply["ok"]
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await consumer.stop()
     client = aclient(private_redis.url)
     try:
         left = await client.xrange(consumer.stream)
@@ -114,25 +113,23 @@ async def test_answered_requests_are_trimmed_so_no_token_stays(daemon: Daemon, p
 async def test_clean_shutdown_logs_no_error_and_removes_the_heartbeat(
     daemon: Daemon, private_redis: PrivateRedis  # noqa: F811
 ) -> None:
-    records: list[Any] = []
-    sink = logger.add(lambda m: records.append(m.record), level="ERROR")
     daemon.streams = consumer_of(daemon, private_redis.url)
     client = aclient(private_redis.url)
-    try:
-        await daemon.start(host="127.0.0.1", port=0, check_brokers=False, reconcile=False)
-        key = KEY_PREFIX + daemon.heartbeat_name
-        for _ in range(200):  # bounded: the first beat is immediate
-            if await client.get(key) is not None:
-                break
-            await asyncio.sleep(0.02)
-        assert await client.get(key) is not None
-        reply = await ask(private_redis.url, daemon, "list_orders", {})
-        assert reply["ok"]
-        daemon.request_stop("SIGTERM")
-        await daemon.shutdown(drain_timeout=5)
-        assert await client.get(key) is None  # health must not show a stopped daemon as UP
-        assert [b.status for b in await daemon.heartbeats.table()] == []
-    finally:
-        logger.remove(sink)
-        await client.aclose()
+    with captured_logs("ERROR") as records:
+        try:
+            await daemon.start(host="127.0.0.1", port=0, check_brokers=False, reconcile=False)
+            key = KEY_PREFIX + daemon.heartbeat_name
+            for _ in range(200):  # bounded: the first beat is immediate
+                if await client.get(key) is not None:
+                    break
+                await asyncio.sleep(0.02)
+            assert await client.get(key) is not None
+            reply = await ask(private_redis.url, daemon, "list_orders", {})
+            assert reply["ok"]
+            daemon.request_stop("SIGTERM")
+            await daemon.shutdown(drain_timeout=5)
+            assert await client.get(key) is None  # health must not show a stopped daemon as UP
+            assert [b.status for b in await daemon.heartbeats.table()] == []
+        finally:
+            await client.aclose()
     assert [r["message"] for r in records] == []

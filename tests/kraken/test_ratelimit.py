@@ -90,31 +90,18 @@ async def test_unknown_tier_falls_back_to_starter() -> None:
 
 async def test_kill_switch_cancels_go_ahead_of_queued_orders_and_waits_are_logged() -> None:
     """The trading counter is full; three AddOrders wait; a kill's CancelOrder arrives last and goes first."""
-    import asyncio
-
-    from loguru import logger
-
     from terminal5.contract import CallContext, Credentials
     from terminal5.ratebudget import urgent
+    from terminal5.testing.stepped_time import SteppedTime, urgent_goes_first
     from terminal5_kraken.ratelimit import RateLimiter
 
-    now = [0]
-    tick = asyncio.Condition()
-    sleeping: list[float] = []
-
-    async def fake_sleep(seconds: float) -> None:  # time passes only when the test says so
-        sleeping.append(seconds)
-        async with tick:
-            await tick.wait()
-
-    limiter = RateLimiter(clock_ns=lambda: now[0], sleep=fake_sleep)
+    time = SteppedTime(step=1_000_000_000)  # one second of exchange time per step
+    limiter = RateLimiter(clock_ns=time.clock, sleep=time.sleep)
     ctx = CallContext(exchange="kraken", base_url="https://api.kraken.com",
                       credentials=Credentials(api_key="k" * 20, api_secret="s"))
     counter = limiter.trading_counter(ctx, "XXBTZUSD")
-    counter.add(counter.maximum, now[0])  # full
+    counter.add(counter.maximum, time.now)  # full
     done: list[str] = []
-    records: list = []
-    sink = logger.add(lambda m: records.append(m.record), level="INFO")
 
     async def add(i: int) -> None:
         await limiter.before_add(ctx, "XXBTZUSD")
@@ -125,32 +112,7 @@ async def test_kill_switch_cancels_go_ahead_of_queued_orders_and_waits_are_logge
             await limiter.before_cancel(ctx, "XXBTZUSD", None)
         done.append("cancel")
 
-    try:
-        tasks = [asyncio.ensure_future(add(i)) for i in range(3)]
-        for _ in range(100):  # bounded: until the three are asleep
-            if len(sleeping) >= 3:
-                break
-            await asyncio.sleep(0)
-        tasks.append(asyncio.ensure_future(kill_cancel()))
-        for _ in range(100):  # bounded: until the cancel waits too
-            if len(sleeping) >= 4:
-                break
-            await asyncio.sleep(0)
-        for _ in range(100):  # bounded: one second of exchange time per round
-            if len(done) == 4:
-                break
-            async with tick:
-                now[0] += 1_000_000_000
-                tick.notify_all()
-            for _ in range(20):
-                await asyncio.sleep(0)
-        for task in tasks:
-            if not task.done():
-                task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-    finally:
-        logger.remove(sink)
+    messages = await urgent_goes_first(time, add, 3, kill_cancel, done, rounds=100)
     assert done[0] == "cancel", done
-    messages = [r["message"] for r in records]
     assert any("CancelOrder on XXBTZUSD (priority: kill switch) waits" in m for m in messages), messages
     assert any("AddOrder on XXBTZUSD waits" in m for m in messages), messages

@@ -51,6 +51,32 @@ _ICEBERG_TYPES = frozenset(
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+def _put_amounts(params: dict[str, str], request: OrderRequest, market: Market, *, stop_key: str) -> None:
+    """Quantity, price and stop price written as Binance expects them (already checked against the filters);
+    the stop price goes under ``stop_key`` (``stopPrice`` on spot, ``triggerPrice`` on futures)."""
+    params["quantity"] = format_quantity(market, request.quantity)
+    if request.price is not None:
+        params["price"] = format_price(market, request.price)
+    if request.stop_price is not None:
+        params[stop_key] = format_price(market, request.stop_price)
+
+
+def _placement(
+    path: str, params: dict[str, str], market_type: MarketType, endpoint: str, native_id: NativeClientId, **more: Any
+) -> NativeCall:
+    """A POST that places an order, costed by the weight Binance publishes for ``endpoint``."""
+    return NativeCall(
+        method="POST",
+        path=path,
+        params=params,
+        market_type=market_type,
+        endpoint=endpoint,
+        cost=c.weight(market_type, endpoint),
+        native_client_id=native_id,
+        **more,
+    )
+
+
 def _fail(field: str, message: str) -> InvalidOrder:
     return InvalidOrder(message, exchange=c.EXCHANGE, field=field)
 
@@ -108,11 +134,7 @@ def _spot_call(request: OrderRequest, market: Market, native_id: str) -> NativeC
     ):
         # market orders are IOC and LIMIT_MAKER is GTC by nature; anything else would be silently dropped
         raise _fail("time_in_force", f"Binance spot {params['type']} orders take no time in force ({tif.value})")
-    params["quantity"] = format_quantity(market, request.quantity)
-    if request.price is not None:
-        params["price"] = format_price(market, request.price)
-    if request.stop_price is not None:
-        params["stopPrice"] = format_price(market, request.stop_price)
+    _put_amounts(params, request, market, stop_key="stopPrice")
     if request.trailing_delta is not None:
         if not request.type.needs_stop_price:
             raise _fail("trailing_delta", "trailing_delta needs a stop-loss or take-profit order type")
@@ -133,15 +155,7 @@ def _spot_call(request: OrderRequest, market: Market, native_id: str) -> NativeC
     params["newClientOrderId"] = native_id
     # FULL for every type: status and fills come back at once (stop types default to ACK otherwise)
     params["newOrderRespType"] = "FULL"
-    return NativeCall(
-        method="POST",
-        path=c.SPOT_API.order,
-        params=params,
-        market_type=MarketType.SPOT,
-        endpoint="order.place",
-        cost=c.weight(MarketType.SPOT, "order.place"),
-        native_client_id=native_id,
-    )
+    return _placement(c.SPOT_API.order, params, MarketType.SPOT, "order.place", native_id)
 
 
 def _futures_call(
@@ -177,11 +191,7 @@ def _futures_call(
             params["goodTillDate"] = str(to_ms(request.expire_at))
     elif tif is not None and tif is not TimeInForce.IOC:
         raise _fail("time_in_force", f"Binance futures {params['type']} orders take no time in force ({tif.value})")
-    params["quantity"] = format_quantity(market, request.quantity)
-    if request.price is not None:
-        params["price"] = format_price(market, request.price)
-    if request.stop_price is not None:
-        params["triggerPrice"] = format_price(market, request.stop_price)
+    _put_amounts(params, request, market, stop_key="triggerPrice")
     if request.reduce_only:
         params["reduceOnly"] = "true"
     if algo and options.get("working_type"):
@@ -193,14 +203,12 @@ def _futures_call(
         params["newOrderRespType"] = "RESULT"
     attached = _attached(request, market, native_id, options)
     endpoint = "algo.place" if algo else "order.place"
-    return NativeCall(
-        method="POST",
-        path=c.FUTURES_API.algo_order if algo else c.FUTURES_API.order,
-        params=params,
-        market_type=market.type,
-        endpoint=endpoint,
-        cost=c.weight(market.type, endpoint),
-        native_client_id=native_id,
+    return _placement(
+        c.FUTURES_API.algo_order if algo else c.FUTURES_API.order,
+        params,
+        market.type,
+        endpoint,
+        native_id,
         attached=attached,
         meta=meta,
     )
@@ -237,15 +245,7 @@ def _attached(
         if options.get("working_type"):
             params["workingType"] = str(options["working_type"])
         params["clientAlgoId"] = child_native
-        call = NativeCall(
-            method="POST",
-            path=c.FUTURES_API.algo_order,
-            params=params,
-            market_type=market.type,
-            endpoint="algo.place",
-            cost=c.weight(market.type, "algo.place"),
-            native_client_id=child_native,
-        )
+        call = _placement(c.FUTURES_API.algo_order, params, market.type, "algo.place", child_native)
         out.append(AttachedOrder(role=role, client_order_id=child_id, call=call))
     return tuple(out)
 
@@ -294,21 +294,37 @@ def _position_side(value: Any) -> PositionSide | None:
     return PositionSide(value) if value in ("LONG", "SHORT") else None
 
 
+def _trade(
+    item: Mapping[str, Any],
+    *,
+    trade_id: str,
+    order_id: str | None,
+    symbol: str,
+    side: Side | None,
+    when: datetime | None,
+    maker: bool | None = None,
+) -> Trade:
+    """One fill: ``price``, ``qty``, ``commission`` and ``commissionAsset`` are named alike in an order's
+    ``fills`` and in ``myTrades``/``userTrades`` items."""
+    return Trade(
+        id=trade_id,
+        order_id=order_id,
+        symbol=symbol,
+        side=side,
+        price=dec(item["price"]) or Decimal(0),
+        quantity=dec(item["qty"]) or Decimal(0),
+        fee=dec(item.get("commission")),
+        fee_currency=item.get("commissionAsset"),
+        timestamp=when,
+        maker=maker,
+    )
+
+
 def _fills(native: Mapping[str, Any], symbol: str, side: Side) -> tuple[Trade, ...]:
     when = from_ms(native.get("transactTime"))
     order_id = str(native["orderId"]) if native.get("orderId") is not None else None
     return tuple(
-        Trade(
-            id=str(fill.get("tradeId")),
-            order_id=order_id,
-            symbol=symbol,
-            side=side,
-            price=dec(fill["price"]) or Decimal(0),
-            quantity=dec(fill["qty"]) or Decimal(0),
-            fee=dec(fill.get("commission")),
-            fee_currency=fill.get("commissionAsset"),
-            timestamp=when,
-        )
+        _trade(fill, trade_id=str(fill.get("tradeId")), order_id=order_id, symbol=symbol, side=side, when=when)
         for fill in native.get("fills") or ()
     )
 
@@ -460,16 +476,13 @@ def trade_from_native(item: Mapping[str, Any], symbol: str) -> Trade:
         buyer = item.get("isBuyer", item.get("buyer"))
         side = None if buyer is None else (Side.BUY if buyer else Side.SELL)
     maker = item.get("isMaker", item.get("maker"))
-    return Trade(
-        id=str(item["id"]),
+    return _trade(
+        item,
+        trade_id=str(item["id"]),
         order_id=str(item["orderId"]) if item.get("orderId") is not None else None,
         symbol=symbol,
         side=side,
-        price=dec(item["price"]) or Decimal(0),
-        quantity=dec(item["qty"]) or Decimal(0),
-        fee=dec(item.get("commission")),
-        fee_currency=item.get("commissionAsset"),
-        timestamp=from_ms(item.get("time")),
+        when=from_ms(item.get("time")),
         maker=bool(maker) if maker is not None else None,
     )
 

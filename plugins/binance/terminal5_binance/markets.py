@@ -124,14 +124,22 @@ def check_lot(market: Market, quantity: Decimal, *, is_market: bool, field: str 
         rule = filters.get(name)
         if rule is None:
             continue
-        low, high, step = _positive(rule.get("minQty")), _positive(rule.get("maxQty")), _positive(rule.get("stepSize"))
-        if low is not None and quantity < low:
-            raise _fail(field, f"{name}: {field} {plain(quantity)} below minQty {plain(low)}")
-        if high is not None and quantity > high:
-            raise _fail(field, f"{name}: {field} {plain(quantity)} above maxQty {plain(high)}")
-        origin = low if futures and low is not None else Decimal(0)
-        if not is_multiple(quantity, step, origin):
-            raise _fail(field, f"{name}: {field} {plain(quantity)} is not a multiple of stepSize {plain(step)}")  # type: ignore[arg-type]
+        _check_filter(field, name, quantity, rule, ("minQty", "maxQty", "stepSize"), step_from_min=futures)
+
+
+def _check_filter(
+    field: str, name: str, value: Decimal, rule: Mapping[str, Any], keys: tuple[str, str, str], *, step_from_min: bool
+) -> None:
+    """One filter's ``keys`` (min, max, step): ``min <= value <= max`` and ``value`` on the step's grid,
+    counted from ``min`` when ``step_from_min``, else from zero. Refused, never rounded."""
+    low, high, step = (_positive(rule.get(key)) for key in keys)
+    if low is not None and value < low:
+        raise _fail(field, f"{name}: {field} {plain(value)} below {keys[0]} {plain(low)}")
+    if high is not None and value > high:
+        raise _fail(field, f"{name}: {field} {plain(value)} above {keys[1]} {plain(high)}")
+    origin = low if step_from_min and low is not None else Decimal(0)
+    if not is_multiple(value, step, origin):
+        raise _fail(field, f"{name}: {field} {plain(value)} is not a multiple of {keys[2]} {plain(step)}")  # type: ignore[arg-type]
 
 
 def check_price(market: Market, price: Decimal, field: str = "price") -> None:
@@ -139,13 +147,7 @@ def check_price(market: Market, price: Decimal, field: str = "price") -> None:
     rule = filters_of(market.info).get(PRICE_FILTER)
     if rule is None:
         return
-    low, high, tick = _positive(rule.get("minPrice")), _positive(rule.get("maxPrice")), _positive(rule.get("tickSize"))
-    if low is not None and price < low:
-        raise _fail(field, f"PRICE_FILTER: {field} {plain(price)} below minPrice {plain(low)}")
-    if high is not None and price > high:
-        raise _fail(field, f"PRICE_FILTER: {field} {plain(price)} above maxPrice {plain(high)}")
-    if not is_multiple(price, tick, low or Decimal(0)):
-        raise _fail(field, f"PRICE_FILTER: {field} {plain(price)} is not a multiple of tickSize {plain(tick)}")  # type: ignore[arg-type]
+    _check_filter(field, PRICE_FILTER, price, rule, ("minPrice", "maxPrice", "tickSize"), step_from_min=True)
 
 
 def check_notional(market: Market, quantity: Decimal, price: Decimal | None) -> None:
