@@ -52,6 +52,7 @@ class Plan:
         #: orders per measurement (per round): concurrency -> count
         self.orders = {1: 25, 32: 128} if quick else {1: 150, 32: 800}
         self.max_seconds = 6.0 if quick else 40.0  # per measurement
+        self.warmup = 32  # orders per client before measuring (one per account)
         self.memory_brokers = (1, 10, 50)
         self.daemon_exchanges = ("binance",) if quick else ("binance", "kraken", "bitget")
 
@@ -112,13 +113,13 @@ async def order_paths(exchange: str, url: str, plan: Plan, work: Path, names: li
             try:
                 opened[name] = await open_client(name, exchange, url, work)
                 # warm-up, not measured: connections, caches, one order per account
-                await measure(opened[name].place, orders=32, concurrency=8, max_seconds=plan.max_seconds,
+                await measure(opened[name].place, orders=plan.warmup, concurrency=8, max_seconds=plan.max_seconds,
                               start=900_000)
             except Exception as exc:  # reported in the results, the other clients still run
                 failures[name] = f"{type(exc).__name__}: {exc}"[:500]
                 log(f"  {exchange}/{name}: could not start: {failures[name]}")
         if daemon is not None:
-            daemon.load(32, 8, plan.max_seconds)  # warm-up
+            daemon.load(plan.warmup, 8, plan.max_seconds)  # warm-up
         offset = 0
         for r in range(plan.rounds):
             order = list(opened) if r % 2 == 0 else list(reversed(opened))  # alternate who goes first
@@ -240,14 +241,15 @@ def _ccxt_version() -> str | None:
 
 # --- main ----------------------------------------------------------------------------------------------------
 async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str], None],
-              paths: list[str] | None = None, with_startup: bool = True) -> dict[str, Any]:
+              paths: list[str] | None = None, with_startup: bool = True, own_logs: bool = True) -> dict[str, Any]:
     with_ccxt = ccxt_available()
     names = [n for n in (paths or IN_PROCESS) if n in IN_PROCESS and (n != "ccxt" or with_ccxt)]
     want_daemon = paths is None or "t5_daemon" in paths
     results: dict[str, Any] = {"machine": machine(), "quick": plan.quick, "exchanges": {},
                                "notes": [] if with_ccxt else ["ccxt not installed: pip install '.[bench]'"]}
     os.environ["TERMINAL5_DATA_DIR"] = str(work / "native-data")  # plugin caches, Kraken nonce marks
-    clients.configure_logs(work / "logs")
+    if own_logs:
+        clients.configure_logs(work / "logs")
     for exchange in exchanges:
         log(f"{exchange}: starting its simulator")
         sim = Simulator(exchange, max_seconds=1800)
