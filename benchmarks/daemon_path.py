@@ -44,7 +44,8 @@ def process_rss_mb(pid: int) -> float:
 class Daemon:
     """``terminal5 run`` with one broker and one token, started and always stopped (SIGTERM, then kill)."""
 
-    def __init__(self, exchange: str, sim_url: str, data_dir: Path, start_timeout: float = 60.0) -> None:
+    def __init__(self, exchange: str, sim_url: str, data_dir: Path, start_timeout: float = 60.0,
+                 command: list[str] | None = None) -> None:
         check_loopback_url(sim_url)
         self.exchange, self.sim_url, self.data_dir = exchange, sim_url, data_dir
         self.port = free_port()
@@ -56,6 +57,7 @@ class Daemon:
         for name in ("TERMINAL5_REDIS_URL", "TERMINAL5_LOG_JSON"):
             self.env.pop(name, None)
         self.proc: subprocess.Popen[bytes] | None = None
+        self.command = command or [sys.executable, "-m", "terminal5.cli", "run"]
         self.token = ""
         self.broker_ids: list[int] = []
 
@@ -72,7 +74,7 @@ class Daemon:
             env=self.env, capture_output=True, timeout=120, check=True).stdout.decode().strip().splitlines()[-1])
         self.token = json.loads(self.cli("--json", "token", "create", "--user", "1"))["token"]
         log = open(self.data_dir / "daemon.out", "wb")  # kept open for the daemon's life
-        self.proc = subprocess.Popen([sys.executable, "-m", "terminal5.cli", "run"], env=self.env, stdout=log,
+        self.proc = subprocess.Popen(self.command, env=self.env, stdout=log,
                                      stderr=subprocess.STDOUT)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:

@@ -279,13 +279,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer orders and rounds (about two minutes)")
     parser.add_argument("--exchanges", help="comma-separated (default: every exchange with a simulator)")
+    parser.add_argument("--paths", help="comma-separated subset of t5_native,t5_gateway,t5_daemon,ccxt,floor")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up and memory probes")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args(argv)
     plan = Plan(args.quick)
     exchanges = args.exchanges.split(",") if args.exchanges else available_exchanges()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="t5bench-") as tmp:
-        results = asyncio.run(run(plan, exchanges, Path(tmp), lambda line: print(line, flush=True)))
+        results = asyncio.run(run(plan, exchanges, Path(tmp), lambda line: print(line, flush=True),
+                                  paths=args.paths.split(",") if args.paths else None,
+                                  with_startup=not args.no_startup))
     results["duration_s"] = round(time.perf_counter() - started, 1)
     results["table"] = table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
