@@ -64,6 +64,7 @@ async def t5(exchange: str, url: str, data_dir: str, brokers: int) -> dict[str, 
             first = first or time.perf_counter()
         assert first is not None
         return {"import_s": imported - T0, "to_first_order_s": first - T0, "first_order_after_open_s": first - ready,
+                "open_to_first_order_s": first - imported,
                 "rss_mb": rss_mb()}
     finally:
         await gw.close()

@@ -1,6 +1,6 @@
-"""Where the time of an order goes: cProfile on every thread (the database thread included) of the
-gateway path (in process) or of the daemon (``terminal5 run`` under the profiler, load from another
-process), on the Binance simulator.
+"""Where the time of an order goes, on the Binance simulator: cProfile on every thread (the database thread
+included) of the gateway path in process, and stage timers in the gateway or in the daemon (``terminal5
+run`` with the timers installed, load from another process).
 
     python benchmarks/profiling.py gateway|daemon [--orders 600] [--concurrency 32] [--top 40]
 

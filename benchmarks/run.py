@@ -202,7 +202,7 @@ def table(results: dict[str, Any]) -> str:
                     f"{ratio(r['cpu_us_per_order'], ref.get('cpu_us_per_order'))} | "
                     f"{ratio(r['cpu_us_per_order'], floor.get('cpu_us_per_order'))} | {r['p50_ms']} | {r['p99_ms']} | "
                     f"{r['throughput']} | {ratio(r['throughput'], ref.get('throughput'))} |")
-    lines += ["", "| exchange | T5 cold → 1st order | T5 warm | T5 warm, open → 1st order | CCXT cold | "
+    lines += ["", "| exchange | T5 cold → 1st order | T5 warm | T5 warm, in process (open → 1st order) | CCXT cold | "
                   "T5 1 / 10 / 50 brokers MB | CCXT 1 / 50 instances MB | 50 CCXT / 50 T5 (over a bare python+aiohttp) |",
               "|---|---|---|---|---|---|---|---|"]
     for exchange, data in results["exchanges"].items():
@@ -218,7 +218,7 @@ def table(results: dict[str, Any]) -> str:
             over += f"; per added broker {(t5_50 - t5_1) / 49 * 1024:.0f} KB vs {(cc_50 - cc_1) / 49:.1f} MB"
         lines.append(
             f"| {exchange} | {s['t5_cold'].get('to_first_order_s')} s | {s['t5_warm'].get('to_first_order_s')} s | "
-            f"{s['t5_warm'].get('first_order_after_open_s')} s | {s.get('ccxt_cold', {}).get('to_first_order_s')} s | "
+            f"{s['t5_warm'].get('open_to_first_order_s', s['t5_warm'].get('first_order_after_open_s'))} s | {s.get('ccxt_cold', {}).get('to_first_order_s')} s | "
             f"{m.get('t5_1_brokers_mb')} / {m.get('t5_10_brokers_mb')} / {t5_50} | "
             f"{m.get('ccxt_1_instances_mb')} / {cc_50} | {over} |")
     return "\n".join(lines)
