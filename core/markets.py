@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
@@ -48,6 +49,9 @@ class MarketCache:
         self.ttl = ttl_seconds
         self._books: dict[tuple[str, str, MarketType], tuple[float, MarketBook]] = {}
         self._locks: dict[tuple[str, str, MarketType], asyncio.Lock] = {}
+        #: disk writes in flight (kept referenced until done)
+        self._writes: set[asyncio.Future[None]] = set()
+        self._write_lock = threading.Lock()
 
     def _path(self, key: tuple[str, str, MarketType]) -> Path | None:
         if self.cache_dir is None:
@@ -68,6 +72,28 @@ class MarketCache:
         except Exception as exc:  # a corrupt cache is refetched, never fatal
             logger.warning("market cache {} unreadable ({}); refetching", path, exc)
             return None
+
+    def _write_in_background(self, key: tuple[str, str, MarketType], book: MarketBook) -> None:
+        """On a thread, off the path to the first order: encoding ~2,000 markets takes hundreds of ms. The
+        book is immutable (frozen markets) and the file is replaced atomically, so nothing can read half."""
+        if self.cache_dir is None:
+            return
+
+        def write() -> None:
+            try:
+                with self._write_lock:  # one writer at a time: two writes of one key share its .tmp file
+                    self._write_disk(key, book)
+            except Exception as exc:  # a cache that cannot be written is refetched next time, never fatal
+                logger.warning("market cache for {} not written: {}", key[0], exc)
+
+        future = asyncio.get_running_loop().run_in_executor(None, write)
+        self._writes.add(future)
+        future.add_done_callback(self._writes.discard)
+
+    async def flush(self) -> None:
+        """Wait for the disk writes in flight."""
+        if self._writes:
+            await asyncio.gather(*list(self._writes))
 
     def _write_disk(self, key: tuple[str, str, MarketType], book: MarketBook) -> None:
         path = self._path(key)
@@ -96,7 +122,7 @@ class MarketCache:
                 return from_disk[1]
             book = MarketBook(await loader())
             self._books[key] = (time.time(), book)
-            self._write_disk(key, book)
+            self._write_in_background(key, book)
             logger.info("{} {}: {} markets loaded", exchange, market_type.value, len(book.markets))
             return book
 

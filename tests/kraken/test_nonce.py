@@ -90,3 +90,24 @@ def test_stores_share_one_store_per_directory(tmp_path: Path) -> None:
     a = stores.for_options({"nonce_dir": str(tmp_path)})
     assert stores.for_options({"nonce_dir": str(tmp_path)}) is a
     stores.close()
+
+
+def test_a_configured_directory_is_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every private call asks for its store: the path is resolved (a filesystem walk) on the first call only,
+    and two spellings of one directory still share one store."""
+    stores = NonceStores()
+    first = stores.for_options({"nonce_dir": str(tmp_path)})
+    resolved: list[Path] = []
+    original = Path.resolve
+
+    def counting(self: Path, strict: bool = False) -> Path:
+        resolved.append(self)
+        return original(self, strict)
+
+    monkeypatch.setattr(Path, "resolve", counting)
+    for _ in range(3):
+        assert stores.for_options({"nonce_dir": str(tmp_path)}) is first
+    assert resolved == []
+    (tmp_path / "sub").mkdir()
+    assert stores.for_options({"nonce_dir": str(tmp_path / "sub" / "..")}) is first  # resolved once, same store
+    stores.close()

@@ -125,9 +125,16 @@ class NonceStores:
     def __init__(self, *, clock_us: Callable[[], int] = time_us) -> None:
         self._clock_us = clock_us
         self._stores: dict[Path, NonceStore] = {}
+        #: (nonce_dir option, data dir variable) -> the store of the directory they resolve to
+        self._configured: dict[tuple[Any, str | None], NonceStore] = {}
         self._lock = threading.Lock()
 
     def for_options(self, options: Mapping[str, Any] | None) -> NonceStore:
+        # every private call comes here: build and resolve the path (a filesystem walk) once per setting
+        configured = ((options or {}).get("nonce_dir") or None, os.environ.get(ENV_DATA_DIR))
+        store = self._configured.get(configured)
+        if store is not None:
+            return store
         directory = default_directory(options).resolve()
         with self._lock:
             store = self._stores.get(directory)
@@ -135,6 +142,7 @@ class NonceStores:
                 store = NonceStore(directory, clock_us=self._clock_us)
                 self._stores[directory] = store
                 log.debug("nonce high-water marks in {}", directory)
+            self._configured[configured] = store
             return store
 
     def close(self) -> None:
@@ -142,3 +150,4 @@ class NonceStores:
             for store in self._stores.values():
                 store.close()
             self._stores.clear()
+            self._configured.clear()

@@ -1,0 +1,83 @@
+"""One shipped simulator in its own process (so the client's CPU time never includes the exchange's):
+prints ``{"url": ...}`` on one line once it listens on 127.0.0.1, stops after ``--max-seconds``.
+
+``python benchmarks/simproc.py --exchange binance --max-seconds 600``"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import CLIENTS, SIM_ACCOUNTS_PER_CLIENT, accounts
+
+
+def factories() -> dict[str, Any]:
+    """The simulators the installed plugins register (``register_simulators``), plus Bitget's when importable
+    (it ships a simulator without registering it)."""
+    from terminal5.plugins import load_hooks
+
+    found: dict[str, Any] = dict(load_hooks().simulators())
+    if "bitget" not in found:
+        try:
+            from terminal5_bitget.simulator import BitgetSimulator  # noqa: F401
+        except ImportError:
+            pass
+        else:
+            found["bitget"] = _bitget
+    return found
+
+
+def _bitget(**options: Any) -> Any:
+    from terminal5_bitget.simulator import BitgetSimulator
+    from terminal5_bitget.simulator_state import SimState
+
+    every = [acc for client in CLIENTS for acc in accounts("bitget", client, SIM_ACCOUNTS_PER_CLIENT)]
+    state = SimState([(acc["api_key"], acc["api_secret"], acc["api_password"]) for acc in every])
+    for acc in every:
+        for asset, amount in acc["balances"].items():
+            state.accounts[acc["api_key"]].spot[asset] = [Decimal(amount), Decimal(0)]
+    return BitgetSimulator(state, check_timestamp=False)
+
+
+def build(exchange: str, max_seconds: float) -> Any:
+    factory = factories()[exchange]
+    if exchange == "bitget" and factory is _bitget:
+        return factory()
+    from terminal5.testing.fake_exchange import Account
+
+    every = [Account(api_key=acc["api_key"], api_secret=acc["api_secret"],
+                     balances={a: Decimal(v) for a, v in acc["balances"].items()})
+             for client in CLIENTS for acc in accounts(exchange, client, SIM_ACCOUNTS_PER_CLIENT)]
+    return factory(accounts=every, port=0, max_seconds=max_seconds, faults=[], seed=1)
+
+
+async def serve(exchange: str, max_seconds: float) -> None:
+    sim = build(exchange, max_seconds)
+    async with sim:
+        print(json.dumps({"exchange": exchange, "url": sim.url}), flush=True)
+        try:
+            if hasattr(sim, "stopped"):
+                await asyncio.wait_for(sim.stopped.wait(), max_seconds + 5)
+            else:
+                await asyncio.sleep(max_seconds)
+        except TimeoutError:
+            pass
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--exchange", required=True)
+    parser.add_argument("--max-seconds", type=float, default=600.0)
+    args = parser.parse_args()
+    asyncio.run(serve(args.exchange, args.max_seconds))
+
+
+if __name__ == "__main__":
+    main()
