@@ -74,11 +74,11 @@ def _unified(exchange: str, i: int, prefix: str) -> dict[str, Any]:
 # --- Terminal 5, native path ------------------------------------------------------------------------------
 async def open_t5_native(exchange: str, url: str) -> Client:
     from terminal5.contract import CallContext, Credentials, NativeContext
-    from terminal5.convert import structure_request
     from terminal5.markets import MarketBook
     from terminal5.models import MarketType, OrderStatus
     from terminal5.params import check_levels
     from terminal5.transport import HttpTransport
+    from terminal5.wire import structure_request
 
     check_loopback_url(url)
     hooks = _hooks(exchange)

@@ -2,7 +2,7 @@
 
     python benchmarks/run.py [--quick] [--exchanges binance,kraken,bitget] [--out FILE]
 
-Starts each exchange's simulator (``register_simulators``; Bitget's when importable) in its own process on
+Starts each exchange's simulator (``register_simulators``) in its own process on
 127.0.0.1, then measures, alternating the clients round by round:
 
 * ``t5_native``  Terminal 5's native client through the core (hooks, transport, signing), no database;

@@ -19,40 +19,18 @@ from common import CLIENTS, SIM_ACCOUNTS_PER_CLIENT, accounts
 
 
 def factories() -> dict[str, Any]:
-    """The simulators the installed plugins register (``register_simulators``), plus Bitget's when importable
-    (it ships a simulator without registering it)."""
+    """The simulators the installed plugins register (``register_simulators``)."""
     from terminal5.plugins import load_hooks
 
-    found: dict[str, Any] = dict(load_hooks().simulators())
-    if "bitget" not in found:
-        try:
-            from terminal5_bitget.simulator import BitgetSimulator  # noqa: F401
-        except ImportError:
-            pass
-        else:
-            found["bitget"] = _bitget
-    return found
-
-
-def _bitget(**options: Any) -> Any:
-    from terminal5_bitget.simulator import BitgetSimulator
-    from terminal5_bitget.simulator_state import SimState
-
-    every = [acc for client in CLIENTS for acc in accounts("bitget", client, SIM_ACCOUNTS_PER_CLIENT)]
-    state = SimState([(acc["api_key"], acc["api_secret"], acc["api_password"]) for acc in every])
-    for acc in every:
-        for asset, amount in acc["balances"].items():
-            state.accounts[acc["api_key"]].spot[asset] = [Decimal(amount), Decimal(0)]
-    return BitgetSimulator(state, check_timestamp=False)
+    return dict(load_hooks().simulators())
 
 
 def build(exchange: str, max_seconds: float) -> Any:
     factory = factories()[exchange]
-    if exchange == "bitget" and factory is _bitget:
-        return factory()
     from terminal5.testing.fake_exchange import Account
 
     every = [Account(api_key=acc["api_key"], api_secret=acc["api_secret"],
+                     extra={"passphrase": acc["api_password"]} if "api_password" in acc else {},
                      balances={a: Decimal(v) for a, v in acc["balances"].items()})
              for client in CLIENTS for acc in accounts(exchange, client, SIM_ACCOUNTS_PER_CLIENT)]
     return factory(accounts=every, port=0, max_seconds=max_seconds, faults=[], seed=1)
