@@ -1,0 +1,325 @@
+"""The chaos harness: the real daemon as a subprocess, a simulator in this process, a bounded HTTP load
+generator, and the final comparison of the database with the simulator's records, order by order.
+
+Everything listens on 127.0.0.1; every loop is bounded in count and in time; the daemon is started with
+``--max-seconds`` (it stops by itself) and is killed by the fixture whatever the test did.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import attrs
+
+from terminal5.storage.database import open_database
+
+#: scale of the scenarios: 1 runs the issue's full counts (1,000 orders, 10,000 over 100 brokers...)
+SCALE = float(os.environ.get("TERMINAL5_CHAOS_SCALE", "0.3"))
+#: no daemon of this suite lives longer than this (it stops by itself)
+DAEMON_MAX_SECONDS = 600
+START_TIMEOUT = 120.0
+
+
+def scaled(full: int, minimum: int) -> int:
+    """The issue's count ``full`` at the current scale, never below ``minimum``."""
+    return max(minimum, int(full * SCALE))
+
+
+# --- the daemon -----------------------------------------------------------------------------------------
+@attrs.define
+class DaemonProcess:
+    """``terminal5 run`` in a subprocess with its own data dir and database."""
+
+    data_dir: Path
+    env: dict[str, str]
+    reconcile_interval: float = 3600.0
+    process: subprocess.Popen[bytes] | None = None
+    url: str = ""
+    starts: int = 0
+
+    @classmethod
+    def make(cls, data_dir: Path, database_url: str, master_key: str, *, plugins: str = "binance",
+             grace: float = 2.0, redis_url: str | None = None, heartbeat: str = "chaos",
+             reconcile_interval: float = 3600.0, extra_env: Mapping[str, str] | None = None) -> DaemonProcess:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("TERMINAL5_") or k.startswith("TERMINAL5_TEST")}
+        env.update({
+            "TERMINAL5_DATA_DIR": str(data_dir),
+            "TERMINAL5_DATABASE_URL": database_url,
+            "TERMINAL5_MASTER_KEY": master_key,
+            "TERMINAL5_PLUGINS_ALLOW": plugins,
+            "TERMINAL5_UNKNOWN_OUTCOME_GRACE": str(grace),
+            "TERMINAL5_HTTP_TIMEOUT": "3",
+            "TERMINAL5_LOG_LEVEL": "INFO",
+            "TERMINAL5_HEARTBEAT_NAME": heartbeat,
+        })
+        if redis_url:
+            env["TERMINAL5_REDIS_URL"] = redis_url
+        env.update(extra_env or {})
+        return cls(data_dir=data_dir, env=env, reconcile_interval=reconcile_interval)
+
+    async def start(self) -> str:
+        """Start, wait for its readiness line (bounded), return its base URL."""
+        self.starts += 1
+        out = self.data_dir / f"daemon-{self.starts}.out"
+        err = self.data_dir / f"daemon-{self.starts}.err"
+        argv = [sys.executable, "-m", "terminal5.cli", "run", "--port", "0", "--max-seconds", str(DAEMON_MAX_SECONDS),
+                "--reconcile-interval", str(self.reconcile_interval), "--json"]
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            self.process = subprocess.Popen(argv, env=self.env, stdout=stdout, stderr=stderr)  # noqa: S603, ASYNC220
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            text = out.read_text() if out.exists() else ""
+            if text.endswith("\n"):
+                self.url = json.loads(text.splitlines()[0])["url"]
+                return self.url
+            if self.process.poll() is not None:
+                break
+            await asyncio.sleep(0.1)
+        self.kill()
+        raise AssertionError(f"the daemon did not start: {err.read_text()[-2000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL (no shutdown of any kind), and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def stop(self) -> int | None:
+        """SIGTERM, bounded; SIGKILL if it does not end."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(40)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        return self.process.returncode
+
+
+# --- the load generator -----------------------------------------------------------------------------------
+@attrs.define
+class Answer:
+    status: int
+    body: dict[str, Any]
+
+
+@attrs.define
+class Load:
+    """What the clients saw: every answer per client id, in order."""
+
+    answers: dict[str, list[Answer]] = attrs.field(factory=dict)
+    connection_errors: int = 0
+
+    def last(self, cid: str) -> Answer | None:
+        items = self.answers.get(cid)
+        return items[-1] if items else None
+
+    def statuses(self) -> Counter[int]:
+        return Counter(a.status for items in self.answers.values() for a in items)
+
+    def bodies_with(self, status: int) -> list[dict[str, Any]]:
+        return [a.body for items in self.answers.values() for a in items if a.status == status]
+
+
+#: answers after which a client retries the same request (same client id): the outcome may be unknown
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+async def burst(url: str, orders: Sequence[tuple[str, dict[str, Any]]], *, concurrency: int, max_seconds: float,
+                attempts: int = 6, pause: float = 0.2, load: Load | None = None,
+                retry_connection_errors: bool = True) -> Load:
+    """POST every ``(token, body)`` with ``concurrency`` clients; a client retries an unknown outcome (a
+    5xx, a 429 or a dropped connection) with the same client id, at most ``attempts`` times, and nothing
+    runs past ``max_seconds``."""
+    load = load or Load()
+    queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+    for item in orders:
+        queue.put_nowait(item)
+    deadline = time.monotonic() + max_seconds
+    timeout = aiohttp.ClientTimeout(total=30)
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        while not queue.empty() and time.monotonic() < deadline:
+            token, body = queue.get_nowait()
+            cid = body["client_order_id"]
+            for _ in range(attempts):
+                if time.monotonic() >= deadline:
+                    return
+                try:
+                    async with session.post(f"{url}/v1/orders", json=body,
+                                            headers={"Authorization": f"Bearer {token}"}) as resp:
+                        data = await resp.json(content_type=None)
+                        load.answers.setdefault(cid, []).append(Answer(resp.status, data))
+                        if resp.status not in RETRY_STATUSES:
+                            break
+                except (TimeoutError, aiohttp.ClientError):
+                    load.connection_errors += 1
+                    load.answers.setdefault(cid, []).append(Answer(0, {}))
+                    if not retry_connection_errors:
+                        break
+                await asyncio.sleep(pause)
+
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        await asyncio.gather(*(client(session) for _ in range(concurrency)))
+    return load
+
+
+async def request(method: str, url: str, token: str | None = None, body: Any = None,
+                  timeout: float = 60) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session, \
+            session.request(method, url, json=body, headers=headers) as resp:
+        return resp.status, await resp.json(content_type=None)
+
+
+# --- the comparison ---------------------------------------------------------------------------------------
+@attrs.frozen
+class SimOrder:
+    """One order the simulator holds (accepted), by native client id."""
+
+    native_client_id: str
+    api_key: str
+    status: str  # the unified status it should have in the database
+
+
+@attrs.define
+class Figures:
+    attempted: int = 0
+    accepted: int = 0
+    in_database: int = 0
+    lost: list[str] = attrs.field(factory=list)
+    duplicated: list[str] = attrs.field(factory=list)
+    mismatched: list[str] = attrs.field(factory=list)
+    cross_signed: list[str] = attrs.field(factory=list)
+
+    def line(self, name: str) -> str:
+        return (f"chaos[{name}]: attempted {self.attempted}, accepted by the exchange {self.accepted}, "
+                f"in the database {self.in_database}, lost {len(self.lost)}, duplicated {len(self.duplicated)}, "
+                f"mismatched status {len(self.mismatched)}, cross-signed {len(self.cross_signed)}")
+
+    def assert_clean(self) -> None:
+        problems = {"lost": self.lost, "duplicated": self.duplicated, "mismatched": self.mismatched,
+                    "cross-signed": self.cross_signed}
+        bad = {k: v[:10] for k, v in problems.items() if v}
+        assert not bad, bad
+
+
+def database_rows(database_url: str) -> list[dict[str, Any]]:
+    """Every stored order (the ``trades`` table), read directly from the daemon's database."""
+    db = open_database(database_url)
+    try:
+        db.connect()
+        cursor = db.execute_sql(
+            "SELECT broker_id, client_order_id, native_client_id, status, exchange_order_id, source FROM trades")
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    finally:
+        db.close()
+
+
+def compare(*, attempted: Iterable[str], sim_orders: Iterable[SimOrder], placements: Mapping[str, int],
+            rows: Iterable[Mapping[str, Any]], broker_keys: Mapping[int, str]) -> Figures:
+    """Order by order. ``placements``: native client id -> how many times the exchange accepted it;
+    ``broker_keys``: broker id -> the API key of that broker."""
+    figures = Figures(attempted=len(set(attempted)))
+    held = {o.native_client_id: o for o in sim_orders}
+    figures.accepted = len(held)
+    stored: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row["broker_id"] in broker_keys:
+            stored.setdefault(str(row["native_client_id"] or row["client_order_id"]), []).append(row)
+    figures.in_database = sum(len(v) for v in stored.values())
+    for cid, count in placements.items():
+        if count > 1:
+            figures.duplicated.append(f"{cid}: accepted {count} times")
+    for cid, items in stored.items():
+        if len(items) > 1:
+            figures.duplicated.append(f"{cid}: {len(items)} rows")
+    for cid, order in held.items():
+        items = stored.get(cid)
+        if not items:
+            figures.lost.append(cid)
+            continue
+        row = items[0]
+        if row["status"] in ("rejected", "pending_submit"):
+            figures.lost.append(f"{cid}: held by the exchange ({order.status}), stored {row['status']}")
+        elif row["status"] != order.status:
+            figures.mismatched.append(f"{cid}: exchange {order.status}, database {row['status']}")
+        if broker_keys.get(row["broker_id"]) != order.api_key:
+            figures.cross_signed.append(f"{cid}: stored under broker {row['broker_id']}, signed by another key")
+    for cid, items in stored.items():
+        if cid not in held and items[0]["status"] not in ("rejected",):
+            figures.mismatched.append(f"{cid}: not on the exchange, database {items[0]['status']}")
+    return figures
+
+
+BINANCE_STATUSES = {"NEW": "open", "PARTIALLY_FILLED": "open", "FILLED": "closed", "CANCELED": "cancelled",
+                    "EXPIRED": "cancelled", "REJECTED": "rejected"}
+
+
+def binance_orders(sim: Any) -> list[SimOrder]:
+    return [SimOrder(native_client_id=o["clientOrderId"], api_key=sim.owner[i],
+                     status=BINANCE_STATUSES.get(o["status"], "UNKNOWN")) for i, o in sim.orders.items()]
+
+
+def placements_of(sim: Any) -> dict[str, int]:
+    return {cid: len(items) for cid, items in sim.accepted.items()}
+
+
+@contextlib.asynccontextmanager
+async def running(daemon: DaemonProcess):  # type: ignore[no-untyped-def]
+    try:
+        await daemon.start()
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def logged(cls: type) -> type:
+    """A simulator class that also logs every native request: (arrived, answered, path, status, Retry-After)."""
+
+    class Logged(cls):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.log: list[tuple[float, float, str, int, str | None]] = []
+
+        async def _dispatch(self, request: Any) -> Any:
+            arrived = time.monotonic()
+            response = await super()._dispatch(request)
+            if not request.path.startswith("/_sim/"):
+                self.log.append((arrived, time.monotonic(), request.path, response.status,
+                                 response.headers.get("Retry-After")))
+            return response
+
+    Logged.__name__ = f"Logged{cls.__name__}"
+    return Logged
+
+
+#: a request already on its way when a 429 was answered may still arrive after it: this long is allowed
+IN_FLIGHT_ALLOWANCE = 1.0
+
+
+def retry_after_violations(log: Sequence[tuple[float, float, str, int, str | None]]) -> tuple[int, list[str]]:
+    """(how many 429/418 with Retry-After were answered, requests that arrived inside a Retry-After window
+    after the in-flight allowance)."""
+    windows = [(answered, float(ra)) for _, answered, _, status, ra in log if status in (429, 418) and ra]
+    bad = []
+    for arrived, _, path, _, _ in log:
+        for answered, seconds in windows:
+            if answered + IN_FLIGHT_ALLOWANCE < arrived < answered + seconds:
+                bad.append(f"{path} {arrived - answered:.2f}s after a Retry-After: {seconds:g}")
+                break
+    return len(windows), bad
