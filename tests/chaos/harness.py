@@ -26,7 +26,7 @@ import attrs
 from terminal5.storage.database import open_database
 
 #: scale of the scenarios: 1 runs the issue's full counts (1,000 orders, 10,000 over 100 brokers...)
-SCALE = float(os.environ.get("TERMINAL5_CHAOS_SCALE", "0.3"))
+SCALE = float(os.environ.get("TERMINAL5_CHAOS_SCALE", "0.2"))
 #: no daemon of this suite lives longer than this (it stops by itself)
 DAEMON_MAX_SECONDS = 600
 START_TIMEOUT = 120.0
