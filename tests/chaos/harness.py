@@ -122,6 +122,8 @@ class Load:
 
     answers: dict[str, list[Answer]] = attrs.field(factory=dict)
     connection_errors: int = 0
+    #: client id -> when its first request left (monotonic clock)
+    first_sent: dict[str, float] = attrs.field(factory=dict)
 
     def last(self, cid: str) -> Answer | None:
         items = self.answers.get(cid)
@@ -158,6 +160,7 @@ async def burst(url: str, orders: Sequence[tuple[str, dict[str, Any]]], *, concu
             for _ in range(attempts):
                 if time.monotonic() >= deadline:
                     return
+                load.first_sent.setdefault(cid, time.monotonic())
                 try:
                     async with session.post(f"{url}/v1/orders", json=body,
                                             headers={"Authorization": f"Bearer {token}"}) as resp:
