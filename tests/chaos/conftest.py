@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -26,15 +27,16 @@ class Setup:
 
 
 async def prepare(database_url: str, data_dir: Path, master_key: str,
-                  brokers: Sequence[tuple[int, str, str, str, str]], plugins: Sequence[str]) -> Setup:
-    """``brokers``: (user id, exchange, api key, api secret, base url) each; a token per user and one admin."""
+                  brokers: Sequence[tuple[Any, ...]], plugins: Sequence[str]) -> Setup:
+    """``brokers``: (user id, exchange, api key, api secret, base url[, options]) each; a token per user and
+    one admin."""
     hooks = load_hooks(allow=frozenset(plugins))
     gw = await Gateway.open(database_url=database_url, master_key=master_key, data_dir=data_dir, hooks=hooks)
     try:
         setup = Setup(broker_keys={}, tokens={}, admin="", owners={})
-        for n, (user, exchange, key, secret, url) in enumerate(brokers):
+        for n, (user, exchange, key, secret, url, *options) in enumerate(brokers):
             info = await gw.add_broker(user_id=user, exchange=exchange, label=f"chaos-{n}", api_key=key,
-                                       api_secret=secret, base_url=url)
+                                       api_secret=secret, base_url=url, options=options[0] if options else None)
             setup.broker_keys[info.id] = key
             setup.owners[info.id] = user
         store = TokenStore(gw.storage)
