@@ -326,3 +326,72 @@ def retry_after_violations(log: Sequence[tuple[float, float, str, int, str | Non
                 bad.append(f"{path} {arrived - answered:.2f}s after a Retry-After: {seconds:g}")
                 break
     return len(windows), bad
+
+
+# --- secrets ----------------------------------------------------------------------------------------------
+def _forms(secret: str) -> set[str]:
+    """A secret as it could appear: as is and URL-encoded."""
+    from urllib.parse import quote
+
+    return {secret, quote(secret, safe="")}
+
+
+def _database_text(database_url: str) -> str:
+    """Every row of every table of the daemon's database, as text (a PostgreSQL dump of the schema in use;
+    an SQLite file is read byte for byte with the data dir)."""
+    if database_url.startswith("sqlite"):
+        return ""
+    db = open_database(database_url)
+    try:
+        db.connect()
+        tables = [r[0] for r in db.execute_sql(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()").fetchall()]
+        parts = []
+        for table in tables:
+            sql = f'SELECT row_to_json(t)::text FROM "{table}" t'  # noqa: S608  (names from the catalogue)
+            parts += [r[0] for r in db.execute_sql(sql).fetchall()]
+        return "\n".join(parts)
+    finally:
+        db.close()
+
+
+def _redis_text(redis_url: str) -> str:
+    import redis as redis_lib
+
+    client = redis_lib.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        parts: list[str] = []
+        for key in client.scan_iter(count=1000):
+            kind = client.type(key).decode()
+            value: Any = {
+                "string": lambda k: client.get(k),
+                "hash": lambda k: client.hgetall(k),
+                "list": lambda k: client.lrange(k, 0, -1),
+                "set": lambda k: client.smembers(k),
+                "zset": lambda k: client.zrange(k, 0, -1, withscores=True),
+                "stream": lambda k: client.xrange(k),
+            }.get(kind, lambda k: b"")(key)
+            parts.append(f"{key!r} {value!r}")
+        return "\n".join(parts)
+    finally:
+        client.close()
+
+
+def secrets_in_clear(values: Iterable[str], *, dirs: Iterable[Path], database_url: str,
+                     redis_url: str | None = None) -> tuple[int, list[str]]:
+    """Search every key and secret in every file under ``dirs`` (database files, logs, market caches, the
+    daemon's output), the database's rows and Redis's keys and values. Returns (places searched, findings)."""
+    places: dict[str, bytes] = {}
+    for root in dirs:
+        for path in Path(root).rglob("*"):
+            if path.is_file():
+                places[str(path)] = path.read_bytes()
+    places["database rows"] = _database_text(database_url).encode()
+    if redis_url:
+        places["redis"] = _redis_text(redis_url).encode()
+    findings = []
+    for value in values:
+        for form in _forms(value):
+            needle = form.encode()
+            findings += [f"{value[:4]}… in {where}" for where, data in places.items() if needle in data]
+    return len(places), findings

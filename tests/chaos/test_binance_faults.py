@@ -86,6 +86,7 @@ async def test_burst_with_lost_answers_5xx_429_and_failing_lookups(tmp_path: Pat
                     break
                 await asyncio.sleep(GRACE)
         rows = h.database_rows(url)
+        places, in_clear = h.secrets_in_clear([v for pair in keys for v in pair], dirs=[tmp_path], database_url=url)
     finally:
         await sim.stop()
     figures = h.compare(attempted=[b["client_order_id"] for _, b in orders] + ["chaos-lost-market"],
@@ -96,6 +97,9 @@ async def test_burst_with_lost_answers_5xx_429_and_failing_lookups(tmp_path: Pat
     print(f"chaos[binance faults]: answers {dict(sorted(load.statuses().items()))}, first {first.statuses()}, "
           f"429 answered {storms}, requests inside a Retry-After window {len(violations)}, "
           f"requests {sim.request_count}, roles {sim.role_counts}, {time.monotonic() - started:.1f}s")
+    print(f"chaos[secrets]: {2 * len(keys)} keys and secrets searched in {places} files of the data dir "
+          f"(SQLite database, logs, daemon output): {len(in_clear)} in clear")
+    assert in_clear == [], in_clear[:5]
     assert storms >= 1 and violations == [], violations[:10]
     assert during_outage.get("chaos-lost-market") not in ("rejected", None), during_outage.get("chaos-lost-market")
     stored = {r["native_client_id"]: r for r in rows}

@@ -124,6 +124,10 @@ async def test_two_kraken_daemons_colliding_userrefs_redis_flush_and_restart(
             for d in daemons:
                 d.stop()
         rows = h.database_rows(pg_url)
+        # scenario 6: every key and secret of the run, searched everywhere the run wrote
+        every_secret = [v for pair in [*kraken_keys, bn_key] for v in pair]
+        places, in_clear = h.secrets_in_clear(every_secret, dirs=[tmp_path], database_url=pg_url,
+                                              redis_url=private_redis.url)
     finally:
         await kraken.stop()
         await binance.stop()
@@ -156,6 +160,9 @@ async def test_two_kraken_daemons_colliding_userrefs_redis_flush_and_restart(
           f"collisions {len(collisions)}, unmapped {len(unmapped)}, Redis keys before the flush {keys_before}, "
           f"answers A {dict(results[0].statuses())} B {dict(results[1].statuses())} "
           f"binance {dict(results[2].statuses())}, {time.monotonic() - started:.1f}s")
+    print(f"chaos[secrets]: {len(every_secret)} keys and secrets searched in {places} places "
+          f"(data dirs, logs, database rows, Redis): {len(in_clear)} in clear")
+    assert in_clear == [], in_clear[:5]
     assert alive == [True, True]
     assert not any(r.bodies_with(500) for r in results), [r.bodies_with(500)[:2] for r in results]
     assert collisions == [] and unmapped == [], (collisions[:5], unmapped[:5])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -47,8 +48,13 @@ async def run_many_brokers(tmp_path: Path, total: int, n_brokers: int) -> None:
                         placements=h.placements_of(sim), rows=rows, broker_keys=setup.broker_keys)
     elapsed = time.monotonic() - started
     print(figures.line(f"{total} orders, {n_brokers} brokers"))
-    print(f"chaos[many brokers]: answers {dict(load.statuses())}, refused by the exchange {len(sim.refused)}, "
-          f"{elapsed:.1f}s ({total / elapsed:.0f} orders/s)")
+    stored = Counter(r["status"] for r in rows)
+    unplaced = [cid for _, b in orders if (cid := b["client_order_id"]) not in sim.accepted]
+    print(f"chaos[many brokers]: answers {dict(load.statuses())}, stored {dict(stored)}, refused by the exchange "
+          f"{len(sim.refused)}, {elapsed:.1f}s ({total / elapsed:.0f} orders/s)")
+    for cid in unplaced[:3]:
+        print(f"chaos[many brokers]: never placed {cid}: "
+              f"{[(a.status, a.body.get('status'), a.body.get('error'), a.body.get('message')) for a in load.answers[cid]]}")
     figures.assert_clean()
     assert figures.accepted == total  # no faults: every order placed, once, with its own broker's key
     assert not sim.refused
