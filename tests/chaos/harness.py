@@ -142,10 +142,10 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 async def burst(url: str, orders: Sequence[tuple[str, dict[str, Any]]], *, concurrency: int, max_seconds: float,
                 attempts: int = 6, pause: float = 0.2, load: Load | None = None,
-                retry_connection_errors: bool = True) -> Load:
+                retry_connection_errors: bool = True, obey_retry_after: bool = False) -> Load:
     """POST every ``(token, body)`` with ``concurrency`` clients; a client retries an unknown outcome (a
-    5xx, a 429 or a dropped connection) with the same client id, at most ``attempts`` times, and nothing
-    runs past ``max_seconds``."""
+    5xx, a 429 or a dropped connection) with the same client id, at most ``attempts`` times (after the 429's
+    ``Retry-After`` with ``obey_retry_after``), and nothing runs past ``max_seconds``."""
     load = load or Load()
     queue: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     for item in orders:
@@ -161,6 +161,7 @@ async def burst(url: str, orders: Sequence[tuple[str, dict[str, Any]]], *, concu
                 if time.monotonic() >= deadline:
                     return
                 load.first_sent.setdefault(cid, time.monotonic())
+                wait = pause
                 try:
                     async with session.post(f"{url}/v1/orders", json=body,
                                             headers={"Authorization": f"Bearer {token}"}) as resp:
@@ -168,12 +169,14 @@ async def burst(url: str, orders: Sequence[tuple[str, dict[str, Any]]], *, concu
                         load.answers.setdefault(cid, []).append(Answer(resp.status, data))
                         if resp.status not in RETRY_STATUSES:
                             break
+                        if resp.status == 429 and obey_retry_after:  # a well-behaved client waits as told
+                            wait = max(pause, float(resp.headers.get("Retry-After", pause)))
                 except (TimeoutError, aiohttp.ClientError):
                     load.connection_errors += 1
                     load.answers.setdefault(cid, []).append(Answer(0, {}))
                     if not retry_connection_errors:
                         break
-                await asyncio.sleep(pause)
+                await asyncio.sleep(min(wait, max(0.0, deadline - time.monotonic())))
 
     async with aiohttp.ClientSession(timeout=timeout) as session:
         await asyncio.gather(*(client(session) for _ in range(concurrency)))
