@@ -315,7 +315,7 @@ def logged(cls: type) -> type:
 
 
 #: a request already on its way when a 429 was answered may still arrive after it: this long is allowed
-IN_FLIGHT_ALLOWANCE = 1.0
+IN_FLIGHT_ALLOWANCE = 1.5
 
 
 def retry_after_violations(log: Sequence[tuple[float, float, str, int, str | None]]) -> tuple[int, list[str]]:

@@ -17,7 +17,7 @@ from . import harness as h
 from .conftest import new_master_key, prepare, rich
 
 GRACE = 2.0
-RETRY_AFTER = 3
+RETRY_AFTER = 4
 
 
 def order(n: int, cid: str, broker: int) -> dict:

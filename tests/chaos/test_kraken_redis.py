@@ -1,6 +1,7 @@
 """Scenario 5: Kraken, two daemons on one PostgreSQL and one (private) Redis, client ids whose first userref
-guesses collide in pairs, a Redis FLUSHDB and then a Redis restart in the middle of the run, while a Binance
-broker carries on. 0 collisions, every userref maps back to its client id."""
+guesses collide in pairs, a Redis FLUSHDB, then Redis stopped a few seconds and started again empty, in the
+middle of the run, while a Binance broker carries on. 0 collisions, every userref maps back to its client id.
+Scenario 6 at its end: every key and secret of the run searched everywhere the run wrote."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from . import harness as h
 from .conftest import new_master_key, prepare, rich
 from .test_binance_faults import GRACE, order, reconcile_all
 
+REDIS_DOWN = 3.0  # seconds Redis stays stopped
 KRAKEN_STATUSES = {"pending": "open", "open": "open", "closed": "closed", "canceled": "cancelled",
                    "expired": "cancelled"}
 
@@ -100,16 +102,22 @@ async def test_two_kraken_daemons_colliding_userrefs_redis_flush_and_restart(
                      asyncio.ensure_future(h.burst(a.url, bn_orders, concurrency=4, max_seconds=240))]
             total = 2 * len(pairs)
             cache = redis_lib.Redis.from_url(private_redis.url, socket_timeout=5)
-            for step, action in ((3, "flush"), (2, "restart")):
+            accepted_at: dict[str, int] = {}
+            for step, action in ((3, "flush"), (2, "stop")):
                 for _ in range(2400):
                     if len(kraken.accepted) >= total * (4 - step) // 4 or all(t.done() for t in loads):
                         break
                     await asyncio.sleep(0.05)
+                accepted_at[action] = len(kraken.accepted) + len(binance.accepted)
                 if action == "flush":
                     keys_before = cache.dbsize()
                     cache.flushdb()
-                else:
-                    await asyncio.to_thread(private_redis.restart)
+                else:  # Redis gone for a while, then back empty (no persistence)
+                    await asyncio.to_thread(private_redis.stop)
+                    try:
+                        await asyncio.sleep(REDIS_DOWN)
+                    finally:
+                        await asyncio.to_thread(private_redis.start)
             cache.close()
             results = await asyncio.gather(*loads)
             await asyncio.sleep(GRACE)
@@ -158,12 +166,14 @@ async def test_two_kraken_daemons_colliding_userrefs_redis_flush_and_restart(
     print(bn_figures.line("binance beside kraken"))
     print(f"chaos[kraken two daemons]: {len(pairs)} colliding pairs, userrefs moved off their first guess {moved}, "
           f"collisions {len(collisions)}, unmapped {len(unmapped)}, Redis keys before the flush {keys_before}, "
+          f"orders accepted at the flush / at the stop {accepted_at} of {3 * len(pairs)}, "
           f"answers A {dict(results[0].statuses())} B {dict(results[1].statuses())} "
           f"binance {dict(results[2].statuses())}, {time.monotonic() - started:.1f}s")
     print(f"chaos[secrets]: {len(every_secret)} keys and secrets searched in {places} places "
           f"(data dirs, logs, database rows, Redis): {len(in_clear)} in clear")
     assert in_clear == [], in_clear[:5]
     assert alive == [True, True]
+    assert accepted_at["stop"] < 3 * len(pairs)  # the outage met a running burst
     assert not any(r.bodies_with(500) for r in results), [r.bodies_with(500)[:2] for r in results]
     assert collisions == [] and unmapped == [], (collisions[:5], unmapped[:5])
     assert moved >= len(pairs) - len(unmapped)  # one of each pair had to take the next probe
