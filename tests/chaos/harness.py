@@ -132,6 +132,11 @@ class Load:
     def statuses(self) -> Counter[int]:
         return Counter(a.status for items in self.answers.values() for a in items)
 
+    def outcomes(self) -> Counter[str]:
+        """Final answers: HTTP status and the order's status (or the error's name)."""
+        return Counter(f"{a.status} {a.body.get('status') or a.body.get('error')}"
+                       for items in self.answers.values() if (a := items[-1]))
+
     def bodies_with(self, status: int) -> list[dict[str, Any]]:
         return [a.body for items in self.answers.values() for a in items if a.status == status]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import Counter
 from pathlib import Path
 
 from terminal5.testing.fake_exchange import Account, FaultRule
@@ -94,7 +95,8 @@ async def test_burst_with_lost_answers_5xx_429_and_failing_lookups(tmp_path: Pat
                         broker_keys=setup.broker_keys)
     storms, violations = h.retry_after_violations(sim.log)
     print(figures.line("binance faults"))
-    print(f"chaos[binance faults]: answers {dict(sorted(load.statuses().items()))}, first {first.statuses()}, "
+    print(f"chaos[binance faults]: answers {dict(sorted(load.statuses().items()))}, final answers {dict(load.outcomes())}, "
+          f"stored {dict(Counter(r['status'] for r in rows))}, first {first.statuses()}, "
           f"429 answered {storms}, requests inside a Retry-After window {len(violations)}, "
           f"requests {sim.request_count}, roles {sim.role_counts}, {time.monotonic() - started:.1f}s")
     print(f"chaos[secrets]: {2 * len(keys)} keys and secrets searched in {places} files of the data dir "
