@@ -53,15 +53,18 @@ async def run_many_brokers(tmp_path: Path, total: int, n_brokers: int) -> None:
     elapsed = time.monotonic() - started
     print(figures.line(f"{total} orders, {n_brokers} brokers"))
     stored = Counter(r["status"] for r in rows)
+    codes = Counter(code for _, code in sim.rejections)
     unplaced = [cid for _, b in orders if (cid := b["client_order_id"]) not in sim.accepted]
     print(f"chaos[many brokers]: answers {dict(load.statuses())}, stored {dict(stored)}, refused by the exchange "
-          f"{len(sim.refused)}, {elapsed:.1f}s ({total / elapsed:.0f} orders/s)")
+          f"{len(sim.refused)} (codes {dict(codes)}), {elapsed:.1f}s ({total / elapsed:.0f} orders/s)")
     for cid in unplaced[:3]:
         print(f"chaos[many brokers]: never placed {cid}: "
               f"{[(a.status, a.body.get('status'), a.body.get('error'), a.body.get('message')) for a in load.answers[cid]]}")
     figures.assert_clean()
     assert figures.accepted == total  # no faults: every order placed, once, with its own broker's key
-    assert not sim.refused
+    # never a bad signature or an unknown key; a timestamp gone stale under load (-1021) is resent once by the
+    # plugin after a clock resync (Binance refuses it before its matching engine sees it)
+    assert set(codes) <= {-1021}, codes
 
 
 async def test_many_orders_many_brokers_each_signed_by_its_own_key(tmp_path: Path) -> None:
