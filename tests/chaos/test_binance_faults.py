@@ -11,6 +11,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import attrs
+
 from terminal5.testing.fake_exchange import Account, FaultRule
 from terminal5_binance.simulator import BinanceSimulator
 
@@ -97,15 +99,26 @@ async def test_burst_with_lost_answers_5xx_429_and_failing_lookups(tmp_path: Pat
     print(figures.line("binance faults"))
     print(f"chaos[binance faults]: answers {dict(sorted(load.statuses().items()))}, final answers {dict(load.outcomes())}, "
           f"stored {dict(Counter(r['status'] for r in rows))}, first {first.statuses()}, "
-          f"429 answered {storms}, requests inside a Retry-After window {len(violations)}, "
+          f"429 answered {storms}, signed requests logged {sum(e.signed_ms is not None for e in sim.log)}, requests inside a Retry-After window {len(violations)}, "
           f"requests {sim.request_count}, roles {sim.role_counts}, {time.monotonic() - started:.1f}s")
     print(f"chaos[secrets]: {2 * len(keys)} keys and secrets searched in {places} files of the data dir "
           f"(SQLite database, logs, daemon output): {len(in_clear)} in clear")
     assert in_clear == [], in_clear[:5]
     assert storms >= 1 and violations == [], violations[:10]
+    assert sum(e.signed_ms is not None for e in sim.log) > total  # the check had every order's stamp
     assert during_outage.get("chaos-lost-market") not in ("rejected", None), during_outage.get("chaos-lost-market")
     stored = {r["native_client_id"]: r for r in rows}
     assert stored["chaos-lost-market"]["status"] == "closed"
     assert not load.bodies_with(500), load.bodies_with(500)[:3]
     figures.assert_clean()
     assert figures.accepted > total // 2
+
+
+def test_the_retry_after_check_sees_a_request_signed_inside_the_window() -> None:
+    storm = h.Logged(arrived=0.0, answered_ms=1_000_000.0, path="/api/v3/order", status=429, retry_after="4",
+                     signed_ms=999_990)
+    early = attrs.evolve(storm, status=200, retry_after=None, signed_ms=1_002_500)  # 2.5 s into the window
+    queued = attrs.evolve(early, signed_ms=1_000_300)  # let through before the 429 reached the client
+    late = attrs.evolve(early, signed_ms=1_004_100)
+    assert h.retry_after_violations([storm, queued, late]) == (1, [])
+    assert h.retry_after_violations([storm, early]) == (1, ["/api/v3/order signed 2.50s after a Retry-After: 4"])
