@@ -169,9 +169,11 @@ class BinanceClient:
         cost = c.weight(ctx.market_type, endpoint) if cost is None else cost
         weight = self.limits.weight(product, urlsplit(ctx.base_url).netloc)
         orders = self.limits.orders(product, ctx.credentials.fingerprint) if order and ctx.credentials else None
-        await weight.acquire(cost, reason=f"{method} {endpoint}")
         if orders is not None:
             await orders.acquire(1, reason=f"{method} {endpoint}")
+        # the host's weight last: a Retry-After block set while this request waited for its account's order
+        # count still holds it (the block is checked by the weight limiter only)
+        await weight.acquire(cost, reason=f"{method} {endpoint}")
         request = self._build(ctx, method, path, params, signed=signed, endpoint=endpoint, cost=cost)
         try:
             response = await self.transport.send(ctx, request)
