@@ -312,14 +312,14 @@ def logged(cls: type) -> type:
             self.log: list[Logged] = []
 
         async def _dispatch(self, request: Any) -> Any:
-            arrived = time.monotonic()
+            arrived, arrived_ms = time.monotonic(), time.time() * 1000
             response = await super()._dispatch(request)
             if not request.path.startswith("/_sim/"):
                 from urllib.parse import parse_qs
 
                 body = parse_qs(await request.text()) if request.can_read_body or request.body_exists else {}
                 stamp = request.query.get("timestamp") or (body.get("timestamp") or [None])[0]
-                self.log.append(Logged(arrived=arrived, answered_ms=time.time() * 1000, path=request.path,
+                self.log.append(Logged(arrived=arrived, arrived_ms=arrived_ms, answered_ms=time.time() * 1000, path=request.path,
                                        status=response.status, retry_after=response.headers.get("Retry-After"),
                                        signed_ms=int(stamp) if stamp and stamp.isdigit() else None))
             return response
@@ -335,6 +335,7 @@ class Logged:
     client's rate limiter, whatever queue it then waited in)."""
 
     arrived: float
+    arrived_ms: float
     answered_ms: float
     path: str
     status: int
@@ -349,16 +350,18 @@ IN_FLIGHT_ALLOWANCE_MS = 1000
 def retry_after_violations(log: Sequence[Logged]) -> tuple[int, list[str]]:
     """(how many 429/418 with Retry-After were answered, requests signed inside a Retry-After window after
     the in-flight allowance). The request's own signed timestamp says when the client let it go, so a
-    request that waited in a queue after passing the client's limiter is not mistaken for a violation."""
+    request that waited in a queue after passing the client's limiter is not mistaken for a violation.
+    The client signs with its estimate of the server's clock: that offset is taken out first (its upper
+    bound, the smallest arrival-minus-signature gap of the run)."""
+    signed = [e for e in log if e.signed_ms is not None]
+    offset = min((e.arrived_ms - e.signed_ms for e in signed), default=0.0)  # type: ignore[operator]
     windows = [(e.answered_ms, float(e.retry_after) * 1000) for e in log if e.status in (429, 418) and e.retry_after]
     bad = []
-    for entry in log:
-        if entry.signed_ms is None:
-            continue
+    for entry in signed:
+        left = entry.signed_ms + offset  # type: ignore[operator]
         for answered, length in windows:
-            if answered + IN_FLIGHT_ALLOWANCE_MS < entry.signed_ms < answered + length:
-                bad.append(f"{entry.path} signed {(entry.signed_ms - answered) / 1000:.2f}s after a Retry-After: "
-                           f"{length / 1000:g}")
+            if answered + IN_FLIGHT_ALLOWANCE_MS < left < answered + length:
+                bad.append(f"{entry.path} signed {(left - answered) / 1000:.2f}s after a Retry-After: {length / 1000:g}")
                 break
     return len(windows), bad
 

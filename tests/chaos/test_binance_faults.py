@@ -115,10 +115,13 @@ async def test_burst_with_lost_answers_5xx_429_and_failing_lookups(tmp_path: Pat
 
 
 def test_the_retry_after_check_sees_a_request_signed_inside_the_window() -> None:
-    storm = h.Logged(arrived=0.0, answered_ms=1_000_000.0, path="/api/v3/order", status=429, retry_after="4",
-                     signed_ms=999_990)
-    early = attrs.evolve(storm, status=200, retry_after=None, signed_ms=1_002_500)  # 2.5 s into the window
+    storm = h.Logged(arrived=0.0, arrived_ms=1_000_000.0, answered_ms=1_000_000.0, path="/api/v3/order",
+                     status=429, retry_after="4", signed_ms=999_990)
+    early = attrs.evolve(storm, status=200, retry_after=None, signed_ms=1_002_500, arrived_ms=1_002_510)
     queued = attrs.evolve(early, signed_ms=1_000_300)  # let through before the 429 reached the client
-    late = attrs.evolve(early, signed_ms=1_004_100)
+    late = attrs.evolve(early, signed_ms=1_004_100, arrived_ms=1_004_110)
     assert h.retry_after_violations([storm, queued, late]) == (1, [])
-    assert h.retry_after_violations([storm, early]) == (1, ["/api/v3/order signed 2.50s after a Retry-After: 4"])
+    assert h.retry_after_violations([storm, early]) == (1, ["/api/v3/order signed 2.51s after a Retry-After: 4"])
+    # a client whose clock runs 1.5 s ahead: its stamps are read on the simulator's clock
+    ahead = [attrs.evolve(e, signed_ms=e.signed_ms + 1500) for e in (storm, queued, late)]
+    assert h.retry_after_violations(ahead) == (1, [])
