@@ -119,9 +119,9 @@ def test_the_retry_after_check_sees_a_request_signed_inside_the_window() -> None
                      status=429, retry_after="4", signed_ms=999_990)
     early = attrs.evolve(storm, status=200, retry_after=None, signed_ms=1_002_500, arrived_ms=1_002_510)
     queued = attrs.evolve(early, signed_ms=1_000_300)  # let through before the 429 reached the client
-    late = attrs.evolve(early, signed_ms=1_004_100, arrived_ms=1_004_110)
+    late = attrs.evolve(early, signed_ms=1_003_998, arrived_ms=1_004_008)  # the window's end, to the ms
     assert h.retry_after_violations([storm, queued, late]) == (1, [])
-    assert h.retry_after_violations([storm, early]) == (1, ["/api/v3/order signed 2.51s after a Retry-After: 4"])
+    assert h.retry_after_violations([storm, early]) == (1, ["/api/v3/order signed 2.510s after a Retry-After: 4"])
     # a client whose clock runs 1.5 s ahead: its stamps are read on the simulator's clock
     ahead = [attrs.evolve(e, signed_ms=e.signed_ms + 1500) for e in (storm, queued, late)]
     assert h.retry_after_violations(ahead) == (1, [])
