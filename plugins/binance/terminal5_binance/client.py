@@ -227,9 +227,11 @@ class BinanceClient:
 
     async def sync_time(self, ctx: CallContext) -> datetime:
         api = c.api_for(ctx.market_type)
-        sent = self.transport.now_ms()
         response = await self._public(ctx, api.time, {}, endpoint="time")
         received = self.transport.now_ms()
+        # the HTTP round trip only: a wait for the rate limiter before it (a Retry-After block) is not
+        # network time, and half of it would land in the offset
+        sent = received - int(response.latency_ms)
         server = int(response.data["serverTime"])
         self._set_offset(ctx, server, sent, received)
         when = from_ms(server)
@@ -283,11 +285,11 @@ class BinanceClient:
                 data = cached[1]
             else:
                 api = c.api_for(ctx.market_type)
-                sent = self.transport.now_ms()
                 response = await self._public(ctx, api.exchange_info, {}, endpoint="exchange_info")
                 data = response.data
                 if isinstance(data, Mapping) and data.get("serverTime"):
-                    self._set_offset(ctx, int(data["serverTime"]), sent, self.transport.now_ms())
+                    received = self.transport.now_ms()  # the HTTP round trip only, as in sync_time
+                    self._set_offset(ctx, int(data["serverTime"]), received - int(response.latency_ms), received)
                 fetched_at = self._wall_clock()
                 await asyncio.to_thread(self._write_disk, self._cache_file(*key), fetched_at, data)
                 cached = (fetched_at, data)
