@@ -353,9 +353,9 @@ CLOCK_GRANULARITY_MS = 250
 def retry_after_violations(log: Sequence[Logged]) -> tuple[int, list[str]]:
     """(how many 429/418 with Retry-After were answered, requests signed inside a Retry-After window after
     the in-flight allowance). The request's own signed timestamp says when the client let it go, so a
-    request that waited in a queue after passing the client's limiter is not mistaken for a violation.
-    The client signs with its estimate of the server's clock: that offset is taken out first (its upper
-    bound, the smallest arrival-minus-signature gap of the run)."""
+    request that waited in a queue after passing the client's limiter is not mistaken for a violation;
+    and it must have arrived inside the window too. The client signs with its estimate of the server's
+    clock: that offset is taken out first (its upper bound, the smallest arrival-minus-signature gap)."""
     signed = [e for e in log if e.signed_ms is not None]
     offset = min((e.arrived_ms - e.signed_ms for e in signed), default=0.0)  # type: ignore[operator]
     windows = [(e.answered_ms, float(e.retry_after) * 1000) for e in log if e.status in (429, 418) and e.retry_after]
@@ -363,7 +363,9 @@ def retry_after_violations(log: Sequence[Logged]) -> tuple[int, list[str]]:
     for entry in signed:
         left = entry.signed_ms + offset  # type: ignore[operator]
         for answered, length in windows:
-            if answered + IN_FLIGHT_ALLOWANCE_MS < left < answered + length - CLOCK_GRANULARITY_MS:
+            inside = answered + IN_FLIGHT_ALLOWANCE_MS, answered + length - CLOCK_GRANULARITY_MS
+            # it left inside the window (its signature says) and it arrived inside it (the simulator says)
+            if inside[0] < left < inside[1] and inside[0] < entry.arrived_ms < inside[1]:
                 bad.append(f"{entry.path} signed {(left - answered) / 1000:.3f}s after a Retry-After: {length / 1000:g}")
                 break
     return len(windows), bad
