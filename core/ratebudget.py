@@ -36,10 +36,14 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _urgent: ContextVar[str | None] = ContextVar("terminal5_urgent", default=None)
 P = ParamSpec("P")
 T = TypeVar("T")
+#: after Redis failed twice in a row, budgets are counted in this process for this long before trying it again
+REDIS_RETRY_AFTER = 5.0
 
 
 def urgency() -> str | None:
@@ -244,19 +248,43 @@ class RedisBudgetStore(BudgetStore):
         self.prefix = prefix
         self._script = redis.register_script(SCRIPT)
         self._decay_script = redis.register_script(DECAY_SCRIPT)
+        self._down_until = 0.0
 
     async def take(self, key: str, limit: int, window: float, cost: int) -> tuple[bool, float]:
-        now_ms = int(time.time() * 1000)
-        allowed, value = await self._script(
-            keys=[self.prefix + key], args=[now_ms, int(window * 1000), limit, cost, uuid.uuid4().hex]
-        )
-        return bool(int(allowed)), (int(value) if int(allowed) else int(value) / 1000)
+        async def shared() -> tuple[bool, float]:
+            now_ms = int(time.time() * 1000)
+            allowed, value = await self._script(
+                keys=[self.prefix + key], args=[now_ms, int(window * 1000), limit, cost, uuid.uuid4().hex]
+            )
+            return bool(int(allowed)), (int(value) if int(allowed) else int(value) / 1000)
+
+        return await self._shared_or_local(shared, lambda: super(RedisBudgetStore, self).take(key, limit, window, cost))
 
     async def take_decay(self, key: str, capacity: int, decay: float, cost: int) -> tuple[bool, float]:
-        allowed, value = await self._decay_script(
-            keys=[self.prefix + key], args=[int(time.time() * 1000), capacity, repr(decay), cost]
-        )
-        return bool(int(allowed)), float(value)  # units left, or seconds to wait (not money)
+        async def shared() -> tuple[bool, float]:
+            allowed, value = await self._decay_script(
+                keys=[self.prefix + key], args=[int(time.time() * 1000), capacity, repr(decay), cost]
+            )
+            return bool(int(allowed)), float(value)  # units left, or seconds to wait (not money)
+
+        return await self._shared_or_local(
+            shared, lambda: super(RedisBudgetStore, self).take_decay(key, capacity, decay, cost))
+
+    async def _shared_or_local(self, shared: Callable[[], Awaitable[tuple[bool, float]]],
+                               local: Callable[[], Awaitable[tuple[bool, float]]]) -> tuple[bool, float]:
+        """Redis's windows; while Redis is unreachable, this process's own (a budget never fails a call).
+
+        A restarted Redis leaves dead connections in the pool: one more try takes a fresh one."""
+        if time.monotonic() >= self._down_until:
+            for attempt in (1, 2):
+                try:
+                    return await shared()
+                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                    if attempt == 2:
+                        self._down_until = time.monotonic() + REDIS_RETRY_AFTER
+                        logger.warning("rate budgets: redis unavailable ({}); this process's own windows for {:.0f} s",
+                                       type(exc).__name__, REDIS_RETRY_AFTER)
+        return await local()
 
 
 def budget_store(redis_url: str | None) -> BudgetStore:

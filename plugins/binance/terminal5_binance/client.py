@@ -169,9 +169,11 @@ class BinanceClient:
         cost = c.weight(ctx.market_type, endpoint) if cost is None else cost
         weight = self.limits.weight(product, urlsplit(ctx.base_url).netloc)
         orders = self.limits.orders(product, ctx.credentials.fingerprint) if order and ctx.credentials else None
-        await weight.acquire(cost, reason=f"{method} {endpoint}")
         if orders is not None:
             await orders.acquire(1, reason=f"{method} {endpoint}")
+        # the host's weight last: a Retry-After block set while this request waited for its account's order
+        # count still holds it (the block is checked by the weight limiter only)
+        await weight.acquire(cost, reason=f"{method} {endpoint}")
         request = self._build(ctx, method, path, params, signed=signed, endpoint=endpoint, cost=cost)
         try:
             response = await self.transport.send(ctx, request)
@@ -225,9 +227,11 @@ class BinanceClient:
 
     async def sync_time(self, ctx: CallContext) -> datetime:
         api = c.api_for(ctx.market_type)
-        sent = self.transport.now_ms()
         response = await self._public(ctx, api.time, {}, endpoint="time")
         received = self.transport.now_ms()
+        # the HTTP round trip only: a wait for the rate limiter before it (a Retry-After block) is not
+        # network time, and half of it would land in the offset
+        sent = received - int(response.latency_ms)
         server = int(response.data["serverTime"])
         self._set_offset(ctx, server, sent, received)
         when = from_ms(server)
@@ -281,11 +285,11 @@ class BinanceClient:
                 data = cached[1]
             else:
                 api = c.api_for(ctx.market_type)
-                sent = self.transport.now_ms()
                 response = await self._public(ctx, api.exchange_info, {}, endpoint="exchange_info")
                 data = response.data
                 if isinstance(data, Mapping) and data.get("serverTime"):
-                    self._set_offset(ctx, int(data["serverTime"]), sent, self.transport.now_ms())
+                    received = self.transport.now_ms()  # the HTTP round trip only, as in sync_time
+                    self._set_offset(ctx, int(data["serverTime"]), received - int(response.latency_ms), received)
                 fetched_at = self._wall_clock()
                 await asyncio.to_thread(self._write_disk, self._cache_file(*key), fetched_at, data)
                 cached = (fetched_at, data)
