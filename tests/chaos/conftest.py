@@ -10,7 +10,6 @@ from typing import Any
 
 import attrs
 
-from terminal5.daemon.tokens import TokenStore
 from terminal5.gateway import Gateway
 from terminal5.plugins import load_hooks
 from terminal5.secrets import generate_key
@@ -39,10 +38,9 @@ async def prepare(database_url: str, data_dir: Path, master_key: str,
                                        api_secret=secret, base_url=url, options=options[0] if options else None)
             setup.broker_keys[info.id] = key
             setup.owners[info.id] = user
-        store = TokenStore(gw.storage)
         for user in sorted({b[0] for b in brokers}):
-            _, setup.tokens[user] = await gw.storage.run(store.create, user_id=user)
-        _, setup.admin = await gw.storage.run(store.create, user_id=None, admin=True)
+            _, setup.tokens[user] = await gw.create_token(user_id=user)
+        _, setup.admin = await gw.create_token(user_id=None, admin=True)
         return setup
     finally:
         await gw.close()

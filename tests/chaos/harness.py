@@ -233,12 +233,12 @@ class Figures:
 
 
 def database_rows(database_url: str) -> list[dict[str, Any]]:
-    """Every stored order (the ``trades`` table), read directly from the daemon's database."""
+    """Every stored order (the ``orders`` table), read directly from the daemon's database."""
     db = open_database(database_url)
     try:
         db.connect()
         cursor = db.execute_sql(
-            "SELECT broker_id, client_order_id, native_client_id, status, exchange_order_id, source FROM trades")
+            "SELECT broker_id, client_order_id, native_client_id, status, exchange_order_id, source FROM orders")
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
