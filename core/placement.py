@@ -191,6 +191,10 @@ async def _replay(
                 gw, broker, request, market, existing, payload, expected=Expected.of_request(request)
             )
             return Placement(order=order)
+        if status is OrderStatus.REJECTED:
+            # still absent after healthy lookups: the idempotent answer is the stored verdict (status
+            # rejected, with why), not an error, so a retrying client learns to use a new client id
+            return Placement(order=row_to_order(existing))
     if status is OrderStatus.REJECTED:
         error = existing.error or {}
         cls = TAXONOMY.get(error.get("error", ""), ExchangeError)

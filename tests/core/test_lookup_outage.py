@@ -194,6 +194,16 @@ async def test_a_client_retry_finds_an_order_reconciliation_had_rejected(env: En
     assert env.exchange.attempts["late-2"] == 1
 
 
+async def test_a_client_retry_of_an_order_still_absent_gets_the_stored_verdict(env: Env) -> None:
+    """Still not on the exchange when the client retries: the answer is the stored order (status rejected),
+    not an error, and nothing is sent again."""
+    _, found = await lost_then_hidden_from_reconciliation(env, "late-3")
+    assert found["not_found"] == 1
+    again = await env.gateway.place_order(env.order(client_order_id="late-3", type="market", price=None))
+    assert again.status is OrderStatus.REJECTED and again.client_order_id == "late-3"
+    assert env.exchange.attempts["late-3"] == 1
+
+
 async def test_rows_rejected_by_the_old_reconciliation_are_looked_at_again(env: Env) -> None:
     """Rows an earlier version concluded "never placed" (before the marker existed) are not buried either."""
     await lost_filled_market_order(env, "legacy-1")
