@@ -289,4 +289,3 @@ class OrderRepo:
             (R.broker_id == broker_id) & (R.exchange_order_id.in_(list(exchange_order_ids)))
         )
         return {r.exchange_order_id for r in query}
-

@@ -48,10 +48,9 @@ class PreparedTable:
         names = tuple(values)
         sql = self._sql.get(("insert", names))
         if sql is None:
-            sql = (
-                f"INSERT INTO {self.table} ({', '.join(self._q(n) for n in names)}) "
-                f"VALUES ({', '.join([self.param] * len(names))})"
-            )
+            # names come from the model, values travel as parameters
+            columns, marks = ", ".join(self._q(n) for n in names), ", ".join([self.param] * len(names))
+            sql = f"INSERT INTO {self.table} ({columns}) VALUES ({marks})"  # noqa: S608
             if self.returning:
                 sql += f" RETURNING {self._q('id')}"
             self._sql[("insert", names)] = sql
@@ -64,7 +63,7 @@ class PreparedTable:
         sql = self._sql.get(("update", names))
         if sql is None:
             assignments = ", ".join(f"{self._q(n)} = {self.param}" for n in names)
-            sql = f"UPDATE {self.table} SET {assignments} WHERE {self._q('id')} = {self.param}"
+            sql = f"UPDATE {self.table} SET {assignments} WHERE {self._q('id')} = {self.param}"  # noqa: S608
             self._sql[("update", names)] = sql
         params = self._values(names, values)
         params.append(row_id)
