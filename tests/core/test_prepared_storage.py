@@ -117,3 +117,18 @@ async def test_every_native_call_has_its_audit_row(env: Any) -> None:
     assert len(rows) == 1
     assert rows[0].status == 200 and rows[0].created_at is not None
     assert "secret-1" not in (rows[0].request_body or "") + rows[0].url + str(rows[0].request_headers)
+
+
+async def test_a_token_revoked_elsewhere_is_refused_at_the_next_request(db_url: str) -> None:
+    from terminal5.daemon.tokens import TokenStore
+
+    storage, other = await Storage.open(db_url), await Storage.open(db_url)
+    tokens = TokenStore(storage)
+    info, token = await storage.run(tokens.create, user_id=4, label="t")
+    principal = await storage.run(tokens.verify, token)
+    assert principal is not None and principal.user_id == 4 and not principal.admin
+    assert await storage.run(tokens.verify, token + "x") is None
+    await other.run(TokenStore(other).revoke, info.id)  # another process (the CLI) revokes it
+    assert await storage.run(tokens.verify, token) is None
+    await other.close()
+    await storage.close()
