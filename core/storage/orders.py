@@ -193,11 +193,10 @@ class OrderRepo:
 
     def update(self, row_id: int, **fields: Any) -> StoredOrder:
         fields.setdefault("updated_at", now())
-        self.table.update(row_id, fields)
-        saved = self.get(row_id)
+        saved = self.table.update_returning(row_id, fields)
         if saved is None:
             raise self.m.OrderRow.DoesNotExist(f"no order row {row_id}")
-        return saved
+        return StoredOrder(**saved)
 
     def save_result(self, row_id: int, order: Order) -> StoredOrder:
         return self.update(row_id, **result_fields(order), outcome_unknown=False, error=None)

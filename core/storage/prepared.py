@@ -10,6 +10,7 @@ peewee. They run through ``Database.execute_sql`` on the DB thread: the driver's
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -27,11 +28,14 @@ class PreparedTable:
         self.table = self._quoted(model._meta.table_name)
         self.param = self.db.param
         self.returning = isinstance(self.db, peewee.PostgresqlDatabase)
+        #: UPDATE ... RETURNING answers the row in the same statement (PostgreSQL; SQLite since 3.35)
+        self.update_returns = self.returning or sqlite3.sqlite_version_info >= (3, 35, 0)
         self._sql: dict[Any, str] = {}
         #: every column, in model order, and how each comes back from the driver
         self.columns = tuple(self.fields)
         self._readers = tuple(self.fields[name].python_value for name in self.columns)
-        self._select = "SELECT " + ", ".join(self._q(c) for c in self.columns)
+        self._columns = ", ".join(self._q(c) for c in self.columns)
+        self._select = "SELECT " + self._columns
 
     def _quoted(self, name: str) -> str:
         return f"{self._quote[0]}{name}{self._quote[1]}"
@@ -69,6 +73,24 @@ class PreparedTable:
         params.append(row_id)
         return self.db.execute_sql(sql, params).rowcount
 
+    def update_returning(self, row_id: int, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """UPDATE the row with this id and answer it as stored now (None if there is no such row)."""
+        if not self.update_returns:
+            self.update(row_id, values)
+            return self.select_one(("id",), (row_id,))
+        names = tuple(values)
+        sql = self._sql.get(("update_returning", names))
+        if sql is None:
+            assignments = ", ".join(f"{self._q(n)} = {self.param}" for n in names)
+            where = f"{self._q('id')} = {self.param}"
+            sql = f"UPDATE {self.table} SET {assignments} WHERE {where} RETURNING {self._columns}"  # noqa: S608
+            self._sql[("update_returning", names)] = sql
+        params = self._values(names, values)
+        params.append(row_id)
+        # every row fetched: the statement finishes, so SQLite's autocommit commits now, not at cursor cleanup
+        rows = self.db.execute_sql(sql, params).fetchall()
+        return self._read(rows[0] if rows else None)
+
     def select_one(self, where: Sequence[str], values: Sequence[Any]) -> dict[str, Any] | None:
         """The first row whose ``where`` columns equal ``values`` (every column, read as peewee would)."""
         key = ("select", tuple(where))
@@ -78,7 +100,9 @@ class PreparedTable:
             sql = f"{self._select} FROM {self.table} WHERE {condition} LIMIT 1"
             self._sql[key] = sql
         params = [self.fields[n].db_value(v) for n, v in zip(where, values, strict=True)]
-        row = self.db.execute_sql(sql, params).fetchone()
+        return self._read(self.db.execute_sql(sql, params).fetchone())
+
+    def _read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         if row is None:
             return None
         return {

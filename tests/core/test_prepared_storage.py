@@ -78,7 +78,14 @@ async def test_prepared_rows_are_the_rows_peewee_reads(db_url: str) -> None:
         return intent, again, found, after_intent, saved, by_peewee(intent.id), repo.find(3, "nope")
 
     intent, again, found, after_intent, saved, saved_by_peewee, missing = await storage.run(scenario)
+    # committed when save_result returns (UPDATE ... RETURNING included): another connection sees it
+    other = await Storage.open(db_url)
+    seen = await other.run(lambda: other.m.OrderRow.get_by_id(intent.id).status)
+    await other.close()
+    with pytest.raises(R.DoesNotExist):
+        await storage.run(repo.update, 10**9, status="open")
     await storage.close()
+    assert seen == "open"
     assert again is None  # the unique (broker, client id) decides, as with peewee
     assert found == after_intent == intent  # what the insert answers is what is stored
     assert saved == saved_by_peewee
