@@ -88,7 +88,7 @@ def install_stage_timers() -> None:
     transport's audit record, the signer, the plugin hooks, the log sinks."""
     import loguru._handler
 
-    import terminal5.gateway as gateway_module
+    import terminal5.placement as gateway_module  # where place() looks these steps up
     import terminal5_binance.auth as binance_auth
     import terminal5_binance.client as binance_client
     from terminal5.plugins import Hooks

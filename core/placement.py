@@ -124,28 +124,35 @@ async def _place_locked(
     exchange = broker.exchange
     cid = request.client_order_id
     assert cid is not None
-    existing = await gw.storage.run(gw.orders.find, broker.id, cid)
-    if existing is not None:
-        return await _replay(gw, entry, broker, request, market, existing, request_id)
+    def store_intent() -> tuple[StoredOrder, bool, NativeCall | None, NativeClientId | None]:
+        """One job on the DB thread (one hand-off, not three): the idempotency lookup, then the native id
+        claim, the native call and the intent's INSERT, which commits before the job returns (so before
+        the send). Answers (row, is it new, call, native id); a stored row (a replay) has no call."""
+        existing = gw.orders.find(broker.id, cid)
+        if existing is not None:
+            return existing, False, None, None
+        native_id = gw.client_ids.claim(exchange, cid, lambda attempt: gw.hooks.map_client_id(exchange, cid, attempt))
+        native = typed_native_id(entry.spec, native_id)
+        call = native_call(gw, broker, request, market, native)
+        row = gw.orders.insert_intent(
+            request=request,
+            exchange=exchange,
+            market_type=market.type.value,
+            native_client_id=native_id,
+            request_hash=request_fingerprint(request),
+            ignored_params=ignored,
+            request_id=request_id,
+        )
+        if row is None:  # another process stored this client id between our read and our insert
+            stored = gw.orders.find(broker.id, cid)
+            assert stored is not None
+            return stored, False, None, None
+        return row, True, call, native
 
-    native_id = await gw.storage.run(
-        gw.client_ids.claim, exchange, cid, lambda attempt: gw.hooks.map_client_id(exchange, cid, attempt)
-    )
-    native = typed_native_id(entry.spec, native_id)
-    call = native_call(gw, broker, request, market, native)
-    row = await gw.storage.run(
-        gw.orders.insert_intent,
-        request=request,
-        exchange=exchange,
-        market_type=market.type.value,
-        native_client_id=native_id,
-        request_hash=request_fingerprint(request),
-        ignored_params=ignored,
-        request_id=request_id,
-    )
-    if row is None:  # another process stored this client id between our read and our insert
-        existing = await gw.storage.run(gw.orders.find, broker.id, cid)
-        return await _replay(gw, entry, broker, request, market, existing, request_id)
+    row, new, call, native = await gw.storage.run(store_intent)
+    if not new:
+        return await _replay(gw, entry, broker, request, market, row, request_id)
+    assert call is not None and native is not None
 
     ctx = await gw.context(broker, market.type, request_id=request_id, order_key=cid)
     order = await submit(gw, entry, ctx, broker, request, market, row, call, native)

@@ -148,8 +148,8 @@ class Api:
             if "user_id" not in data:
                 data["user_id"] = (await self.gw.get_broker(broker_id)).user_id
         else:
+            # a foreign broker is a 404 from the placement's own broker read (before anything is stored or sent)
             data["user_id"] = p.scope(data.get("user_id") if isinstance(data.get("user_id"), int) else None)
-            await self.gw.get_broker(broker_id, p.user_id)  # 404 for a foreign broker, before anything else
         request_id = request_id or uuid.uuid4().hex
         task = asyncio.ensure_future(self.gw.place(data, request_id=request_id))
         self.inflight.add(task)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,6 +13,7 @@ from terminal5 import broker_endpoints
 from terminal5.contract import Credentials
 from terminal5.errors import BrokerBusy, BrokerNotFound, Terminal5Error
 from terminal5.secrets import SecretBox
+from terminal5.storage.prepared import PreparedTable
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
@@ -65,6 +67,9 @@ class BrokerRepo:
         self.storage = storage
         self.m = storage.m
         self.box = box
+        #: read on every order (tenancy, kill switch): a statement built once, never a cached row, so a
+        #: kill switch set by any process (CLI, another daemon) holds for the very next order
+        self.table = PreparedTable(self.m.Broker)
 
     def add(
         self,
@@ -99,10 +104,10 @@ class BrokerRepo:
 
     def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
         """The broker, only if it belongs to ``user_id`` (None = admin). Absent and foreign look alike."""
-        row = self.m.Broker.get_or_none(self.m.Broker.id == broker_id)
-        if row is None or (user_id is not None and row.user_id != user_id):
+        row = self.table.select_one(("id",), (broker_id,))
+        if row is None or (user_id is not None and row["user_id"] != user_id):
             raise BrokerNotFound(f"broker {broker_id} not found", field="broker_id")
-        return _info(row)
+        return _info(SimpleNamespace(**row))
 
     def credentials(self, broker_id: int) -> Credentials:
         row = self.m.Broker.get_by_id(broker_id)

@@ -23,6 +23,8 @@ from loguru import logger
 
 from terminal5.contract import NativeClientId
 from terminal5.errors import PluginError
+from terminal5.storage.fields import now
+from terminal5.storage.prepared import PreparedTable
 
 if TYPE_CHECKING:
     from terminal5.storage.database import Storage
@@ -37,6 +39,7 @@ class ClientIdStore:
 
     def __init__(self, storage: Storage, redis: Any = None, cache_size: int = 100_000) -> None:
         self.storage = storage
+        self._table: PreparedTable | None = None  # the claim's INSERT, built once
         self.redis = redis
         self._cache: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._cache_size = cache_size
@@ -87,7 +90,16 @@ class ClientIdStore:
             if known is not None:
                 continue  # taken by another id: no database round trip
             try:
-                m.ClientId.insert(exchange=exchange, native_id=native_id, client_order_id=client_order_id).execute()
+                if self._table is None:
+                    self._table = PreparedTable(m.ClientId)
+                self._table.insert(
+                    {
+                        "exchange": exchange,
+                        "native_id": native_id,
+                        "client_order_id": client_order_id,
+                        "created_at": now(),
+                    }
+                )
             except peewee.IntegrityError:
                 mine = m.ClientId.get_or_none(
                     (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)

@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -107,6 +108,10 @@ class Storage:
         self.m = build_models(self.db)
         self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="terminal5-db")
+        #: fire-and-forget writes waiting for the DB thread (``submit``), and whether a job will take them
+        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any]]] = []
+        self._pending_lock = threading.Lock()
+        self._drain_scheduled = False
 
     @classmethod
     async def open(cls, url: str) -> Storage:
@@ -173,8 +178,47 @@ class Storage:
         return self._executor.submit(self._call, fn, *args, **kwargs).result()
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        """Fire-and-forget write (audit records); ordered with every other call on the DB thread."""
-        return self._executor.submit(self._call, fn, *args)
+        """Fire-and-forget write (audit records), never blocking the caller. Writes submitted while the DB
+        thread is busy are grouped: one job, one transaction (one commit, one hand-off) for all of them.
+        Each runs before any job submitted after it; ``close`` (and any later ``run``) waits for them."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._pending_lock:
+            self._pending.append((fn, args, future))
+            schedule = not self._drain_scheduled
+            self._drain_scheduled = True
+        if schedule:
+            self._executor.submit(self._drain)
+        return future
+
+    def _drain(self) -> None:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+            self._drain_scheduled = False
+        if not batch:
+            return
+        try:
+            results = self._call(self._write_all, batch)
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, DatabaseUnavailable):
+                for _fn, _args, future in batch:  # the database is away: none of them can be written now
+                    future.set_exception(exc)
+                return
+            # one bad write must not take the others with it (the transaction rolled back): each on its own
+            for fn, args, future in batch:
+                try:
+                    future.set_result(self._call(fn, *args))
+                except Exception as exc:
+                    future.set_exception(exc)
+            return
+        for (_fn, _args, future), result in zip(batch, results, strict=True):
+            future.set_result(result)
+
+    def _write_all(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...], Any]]) -> list[Any]:
+        if len(batch) == 1:
+            fn, args, _future = batch[0]
+            return [fn(*args)]
+        with self.db.atomic():
+            return [fn(*args) for fn, args, _future in batch]
 
     async def close(self) -> None:
         def close_quietly() -> None:

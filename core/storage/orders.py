@@ -21,6 +21,7 @@ from terminal5.models import (
     Trade,
 )
 from terminal5.storage.fields import now
+from terminal5.storage.prepared import PreparedTable
 from terminal5.storage.stored_order import StoredOrder
 from terminal5.wire import converter, unstructure
 
@@ -116,13 +117,18 @@ class OrderRepo:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.m = storage.m
+        #: the hot path (find, insert the intent, store the answer) through statements built once
+        self.table = PreparedTable(self.m.OrderRow)
+
+    def _one(self, where: tuple[str, ...], values: tuple[Any, ...]) -> StoredOrder | None:
+        row = self.table.select_one(where, values)
+        return None if row is None else StoredOrder(**row)
 
     def get(self, row_id: int) -> StoredOrder | None:
-        return _record(self.m.OrderRow.get_or_none(self.m.OrderRow.id == row_id))
+        return self._one(("id",), (row_id,))
 
     def find(self, broker_id: int, client_order_id: str) -> StoredOrder | None:
-        R = self.m.OrderRow
-        return _record(R.get_or_none((R.broker_id == broker_id) & (R.client_order_id == client_order_id)))
+        return self._one(("broker_id", "client_order_id"), (broker_id, client_order_id))
 
     def find_by_exchange_id(self, broker_id: int, exchange_order_id: str) -> StoredOrder | None:
         R = self.m.OrderRow
@@ -141,35 +147,56 @@ class OrderRepo:
         parent_client_order_id: str | None = None,
     ) -> StoredOrder | None:
         """The order before it is sent (status pending_submit). None if the client id is already stored."""
+        created = now()
+        values: dict[str, Any] = {
+            **terms_columns(request),
+            "user_id": request.user_id,
+            "broker_id": request.broker_id,
+            "exchange": exchange,
+            "source": request.source.value,
+            "market_type": market_type,
+            "price": request.price,
+            "filled": None,
+            "remaining": None,
+            "average": None,
+            "fee": None,
+            "fee_currency": None,
+            "status": OrderStatus.PENDING_SUBMIT.value,
+            "native_status": None,
+            "client_order_id": request.client_order_id,
+            "native_client_id": native_client_id,
+            "exchange_order_id": None,
+            "parent_client_order_id": parent_client_order_id,
+            "ignored_params": list(ignored_params),
+            "request": unstructure(request),
+            "request_hash": request_hash,
+            "trades": [],
+            "raw_response": None,
+            "error": None,
+            "outcome_unknown": False,
+            "request_id": request_id,
+            "created_at": created,
+            "updated_at": created,
+        }
+        db = self.storage.db
         try:
-            with self.storage.db.atomic():
-                row = self.m.OrderRow.create(
-                    **terms_columns(request),
-                    user_id=request.user_id,
-                    broker_id=request.broker_id,
-                    exchange=exchange,
-                    source=request.source.value,
-                    market_type=market_type,
-                    price=request.price,
-                    filled=None,
-                    status=OrderStatus.PENDING_SUBMIT.value,
-                    client_order_id=request.client_order_id,
-                    native_client_id=native_client_id,
-                    parent_client_order_id=parent_client_order_id,
-                    ignored_params=list(ignored_params),
-                    request=unstructure(request),
-                    request_hash=request_hash,
-                    request_id=request_id,
-                )
+            # a savepoint only inside a caller's transaction (a failed INSERT must not abort it); alone,
+            # the INSERT commits by itself: the intent is durable when this returns
+            if db.in_transaction():
+                with db.atomic():
+                    row_id = self.table.insert(values)
+            else:
+                row_id = self.table.insert(values)
         except peewee.IntegrityError:
             return None
-        return StoredOrder.of(row)
+        return StoredOrder(id=row_id, **values)
 
     def update(self, row_id: int, **fields: Any) -> StoredOrder:
-        R = self.m.OrderRow
         fields.setdefault("updated_at", now())
-        R.update(**fields).where(R.id == row_id).execute()
-        return StoredOrder.of(R.get_by_id(row_id))
+        saved = self.table.update_returning(row_id, fields)
+        if saved is None:
+            raise self.m.OrderRow.DoesNotExist(f"no order row {row_id}")
+        return StoredOrder(**saved)
 
     def save_result(self, row_id: int, order: Order) -> StoredOrder:
         return self.update(row_id, **result_fields(order), outcome_unknown=False, error=None)
@@ -261,4 +288,3 @@ class OrderRepo:
             (R.broker_id == broker_id) & (R.exchange_order_id.in_(list(exchange_order_ids)))
         )
         return {r.exchange_order_id for r in query}
-

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
 
 from terminal5.errors import Terminal5Error
 from terminal5.storage.database import Storage
+from terminal5.storage.prepared import PreparedTable
 
 TOKEN_PREFIX = "t5_"  # noqa: S105 - a visible prefix, not a secret
 
@@ -42,6 +44,9 @@ class TokenRepo:
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
         self.m = storage.m
+        #: checked on every daemon request: a statement built once, never a cached row (a revocation
+        #: from any process holds for the very next request)
+        self.table = PreparedTable(self.m.ApiToken)
 
     def create(self, *, user_id: int | None, admin: bool = False, label: str = "") -> tuple[TokenInfo, str]:
         if admin == (user_id is not None):
@@ -56,10 +61,10 @@ class TokenRepo:
         """The token's record, if it exists and is not revoked."""
         if not token:
             return None
-        row = self.m.ApiToken.get_or_none(self.m.ApiToken.token_hash == hash_token(token))
-        if row is None or row.revoked:
+        row = self.table.select_one(("token_hash",), (hash_token(token),))
+        if row is None or row["revoked"]:
             return None
-        return self._info(row)
+        return self._info(SimpleNamespace(**row))
 
     def list(self, user_id: int | None = None) -> list[TokenInfo]:
         query = self.m.ApiToken.select().order_by(self.m.ApiToken.id)
