@@ -246,6 +246,7 @@ class HttpTransport:
         self._rules = rate_limits
         self._budgets = budgets or (BudgetStore() if rate_limits else None)
         self._max_budget_wait = max_budget_wait
+        self._applicable: dict[tuple[str, Any], tuple[RateLimitRule, ...]] = {}
 
     def now_ms(self) -> int:
         return self._clock_ms()
@@ -269,9 +270,14 @@ class HttpTransport:
         """Wait for every applicable published limit; refuse (nothing sent) rather than exceed one."""
         if self._budgets is None:
             return
-        for rule in self._rules:
-            if not rule.applies(request.endpoint, ctx.market_type):
-                continue
+        rules = self._applicable.get((request.endpoint, ctx.market_type))
+        if rules is None:  # the rules are fixed per transport: filter them once per endpoint and market type
+            rules = tuple(r for r in self._rules if r.applies(request.endpoint, ctx.market_type))
+            self._applicable[(request.endpoint, ctx.market_type)] = rules
+        reason = None
+        for rule in rules:
+            if reason is None:
+                reason = f"{request.method} {request.endpoint or urlsplit(request.url).path}"
             if rule.scope == "account":
                 if ctx.credentials is None:
                     continue
@@ -284,7 +290,7 @@ class HttpTransport:
                 await budget.acquire(
                     request.cost if rule.weighted else 1,
                     max_wait=self._max_budget_wait,
-                    reason=f"{request.method} {request.endpoint or urlsplit(request.url).path}",
+                    reason=reason,
                 )
             except (TimeoutError, BudgetExceeded) as exc:
                 shape = f"{limit} draining {decay:g}/s" if decay else f"{limit} per {rule.window:g}s"
