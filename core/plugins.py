@@ -145,7 +145,8 @@ class Hooks:
         self.owners: dict[str, str] = {}  # exchange -> plugin name
         self.registry = self._collect_exchanges()
         self.per_exchange = frozenset(_per_exchange_hooks(pm))
-        self._kept: dict[tuple[str, str, tuple[str, ...]], list[Any]] = {}
+        self._kept: dict[tuple[str, str], tuple[list[Any], list[Any]]] = {}  # (hook, exchange) -> (all, kept)
+        self._callers: dict[str, tuple[Any, bool]] = {}
         self._refuse_unreachable()
 
     def _name(self, plugin_name: str) -> str:
@@ -166,24 +167,38 @@ class Hooks:
 
     def _impls(self, hook: str, exchange: str) -> list[Any]:
         """The implementations of ``hook`` that may answer for ``exchange``: its owner's and the declared
-        overrides, in pluggy's order."""
-        impls = getattr(self.pm.hook, hook).get_hookimpls()
-        key = (hook, exchange, tuple(i.plugin_name for i in impls))  # a plugin registered later changes the key
-        if key not in self._kept:
+        overrides, in pluggy's order. Kept per (hook, exchange) until pluggy's list of implementations
+        changes (a plugin registered or removed later)."""
+        caller = self._caller(hook)[0]
+        impls = caller.get_hookimpls()
+        kept = self._kept.get((hook, exchange))
+        if kept is None or kept[0] != impls:
             owner = self.owners.get(exchange)
-            self._kept[key] = [
-                impl
-                for impl in impls
-                if impl.plugin_name == owner or exchange in getattr(impl.function, OVERRIDES_ATTR, ())
-            ]
-        return self._kept[key]
+            kept = (
+                impls,
+                [
+                    impl
+                    for impl in impls
+                    if impl.plugin_name == owner or exchange in getattr(impl.function, OVERRIDES_ATTR, ())
+                ],
+            )
+            self._kept[(hook, exchange)] = kept
+        return kept[1]
+
+    def _caller(self, hook: str) -> tuple[Any, bool]:
+        """pluggy's caller of ``hook`` and whether it is firstresult (fixed once the specs are added)."""
+        found = self._callers.get(hook)
+        if found is None:
+            caller = getattr(self.pm.hook, hook)
+            found = self._callers[hook] = (caller, bool(caller.spec.opts.get("firstresult")))
+        return found
 
     def _call(self, hook: str, exchange: str, **kwargs: Any) -> Any:
         # pluggy's own call loop (firstresult, wrappers, tracing) over the kept implementations; its
         # subset_hook_caller would do the same but needs hashable plugin objects, which modules are and
         # SimpleNamespace plugins are not
-        firstresult = bool(getattr(self.pm.hook, hook).spec.opts.get("firstresult"))
-        return self.pm._hookexec(hook, self._impls(hook, exchange), {"exchange": exchange, **kwargs}, firstresult)
+        kwargs["exchange"] = exchange
+        return self.pm._hookexec(hook, self._impls(hook, exchange), kwargs, self._caller(hook)[1])
 
     # discovery
     def _collect_exchanges(self) -> Registry:

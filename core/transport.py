@@ -8,6 +8,7 @@ exchange's ``map_error`` hook.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,24 +32,125 @@ ALWAYS_REDACTED_HEADERS = frozenset({"authorization", "cookie"})
 RATE_HEADER_MARKERS = ("ratelimit", "rate-limit", "used-weight", "order-count", "retry-after")
 
 
-@attrs.frozen(kw_only=True)
 class CallRecord:
-    """One native call as the audit trail keeps it: no secret, no signature."""
+    """One native call as the audit trail keeps it: no secret, no signature.
 
-    exchange: str
-    endpoint: str
-    method: str
-    url: str
-    request_headers: Mapping[str, str]
-    request_body: str | None
-    status: int | None
-    response_body: str | None
-    rate_headers: Mapping[str, str]
-    latency_ms: float
-    error: str | None = None
-    broker_id: int | None = None
-    request_id: str | None = None
-    order_key: str | None = None
+    The transport builds it with ``CallRecord.unscrubbed``: the fields observers read on the event loop
+    (exchange, endpoint, status, latency, rate headers, error) are set at once, while the scrubbed URL, headers
+    and bodies are worked out on their first read (the audit writer reads them on the database thread), so
+    re-parsing and re-encoding the signed query stays off the order's path. Until then the record holds the
+    signed request and the call's secrets in memory only; every value it ever yields is scrubbed, and its
+    ``repr`` shows only scrubbed values.
+    """
+
+    __slots__ = (
+        "_request_body",
+        "_request_headers",
+        "_response_body",
+        "_unscrubbed",
+        "_url",
+        "broker_id",
+        "endpoint",
+        "error",
+        "exchange",
+        "latency_ms",
+        "method",
+        "order_key",
+        "rate_headers",
+        "request_id",
+        "status",
+    )
+
+    def __init__(
+        self,
+        *,
+        exchange: str,
+        endpoint: str,
+        method: str,
+        url: str,
+        request_headers: Mapping[str, str],
+        request_body: str | None,
+        status: int | None,
+        response_body: str | None,
+        rate_headers: Mapping[str, str],
+        latency_ms: float,
+        error: str | None = None,
+        broker_id: int | None = None,
+        request_id: str | None = None,
+        order_key: str | None = None,
+    ) -> None:
+        self.exchange = exchange
+        self.endpoint = endpoint
+        self.method = method
+        self.status = status
+        self.rate_headers = rate_headers
+        self.latency_ms = latency_ms
+        self.error = error
+        self.broker_id = broker_id
+        self.request_id = request_id
+        self.order_key = order_key
+        self._url = url
+        self._request_headers = request_headers
+        self._request_body = request_body
+        self._response_body = response_body
+        self._unscrubbed: tuple[HttpRequest, str | None, tuple[str, ...]] | None = None
+
+    @classmethod
+    def unscrubbed(
+        cls,
+        request: HttpRequest,
+        response_text: str | None,
+        secrets: tuple[str, ...],
+        **fields: Any,
+    ) -> CallRecord:
+        """A record whose URL, headers and bodies are scrubbed from ``request`` on first read."""
+        record = cls(url="", request_headers={}, request_body=None, response_body=None, **fields)
+        record._unscrubbed = (request, response_text, secrets)
+        return record
+
+    def _scrub(self) -> None:
+        pending = self._unscrubbed
+        if pending is None:
+            return
+        request, response_text, secrets = pending
+        # idempotent: two threads reading at once compute the same values; the raw call is dropped last
+        self._url, self._request_headers, self._request_body = scrub_request(request, secrets)
+        self._response_body = scrub_text(response_text, secrets)
+        self._unscrubbed = None
+
+    @property
+    def url(self) -> str:
+        self._scrub()
+        return self._url
+
+    @property
+    def request_headers(self) -> Mapping[str, str]:
+        self._scrub()
+        return self._request_headers
+
+    @property
+    def request_body(self) -> str | None:
+        self._scrub()
+        return self._request_body
+
+    @property
+    def response_body(self) -> str | None:
+        self._scrub()
+        return self._response_body
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.exchange, self.endpoint, self.method, self.url, dict(self.request_headers), self.request_body,
+                self.status, self.response_body, dict(self.rate_headers), self.latency_ms, self.error,
+                self.broker_id, self.request_id, self.order_key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CallRecord) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"CallRecord(exchange={self.exchange!r}, endpoint={self.endpoint!r}, method={self.method!r}, "
+                f"url={self.url!r}, status={self.status!r}, latency_ms={self.latency_ms!r}, error={self.error!r})")
 
 
 def scrub_text(text: str | None, secrets: tuple[str, ...]) -> str | None:
@@ -96,8 +198,11 @@ def scrub_request(request: HttpRequest, secrets: tuple[str, ...]) -> tuple[str, 
     return url, headers, scrub_text(body, secrets)
 
 
+_RATE_HEADER = re.compile("|".join(re.escape(m) for m in RATE_HEADER_MARKERS), re.IGNORECASE)
+
+
 def rate_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in headers.items() if any(m in k.lower() for m in RATE_HEADER_MARKERS)}
+    return {k: v for k, v in headers.items() if _RATE_HEADER.search(k)}
 
 
 def parse_body(text: str) -> Any:
@@ -141,6 +246,7 @@ class HttpTransport:
         self._rules = rate_limits
         self._budgets = budgets or (BudgetStore() if rate_limits else None)
         self._max_budget_wait = max_budget_wait
+        self._applicable: dict[tuple[str, Any], tuple[RateLimitRule, ...]] = {}
 
     def now_ms(self) -> int:
         return self._clock_ms()
@@ -164,9 +270,14 @@ class HttpTransport:
         """Wait for every applicable published limit; refuse (nothing sent) rather than exceed one."""
         if self._budgets is None:
             return
-        for rule in self._rules:
-            if not rule.applies(request.endpoint, ctx.market_type):
-                continue
+        rules = self._applicable.get((request.endpoint, ctx.market_type))
+        if rules is None:  # the rules are fixed per transport: filter them once per endpoint and market type
+            rules = tuple(r for r in self._rules if r.applies(request.endpoint, ctx.market_type))
+            self._applicable[(request.endpoint, ctx.market_type)] = rules
+        reason = None
+        for rule in rules:
+            if reason is None:
+                reason = f"{request.method} {request.endpoint or urlsplit(request.url).path}"
             if rule.scope == "account":
                 if ctx.credentials is None:
                     continue
@@ -179,7 +290,7 @@ class HttpTransport:
                 await budget.acquire(
                     request.cost if rule.weighted else 1,
                     max_wait=self._max_budget_wait,
-                    reason=f"{request.method} {request.endpoint or urlsplit(request.url).path}",
+                    reason=reason,
                 )
             except (TimeoutError, BudgetExceeded) as exc:
                 shape = f"{limit} draining {decay:g}/s" if decay else f"{limit} per {rule.window:g}s"
@@ -244,16 +355,15 @@ class HttpTransport:
         secrets = ctx.credentials.secrets() if ctx.credentials else ()
         # the call's own request id, else the one of the request in progress (market loads, lookups…)
         request_id = ctx.request_id or current_request_id()
-        url, req_headers, body = scrub_request(request, secrets)
-        record = CallRecord(
+        # scrubbing the URL, headers and bodies waits for the first reader (the audit writer's thread)
+        record = CallRecord.unscrubbed(
+            request,
+            response.text if response else None,
+            secrets,
             exchange=self.exchange,
             endpoint=request.endpoint,
             method=request.method,
-            url=url,
-            request_headers=req_headers,
-            request_body=body,
             status=response.status if response else None,
-            response_body=scrub_text(response.text, secrets) if response else None,
             rate_headers=rate_headers(response.headers) if response else {},
             latency_ms=round(latency, 3),
             error=(error.kind + ": " + (scrub_text(error.message, secrets) or "")) if error else None,
@@ -265,7 +375,7 @@ class HttpTransport:
         if request_id is not None:  # else keep the request_id of the surrounding context
             bound["request_id"] = request_id
         log = logger.bind(**bound)
-        log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or url, record.status, latency)
+        log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or record.url, record.status, latency)
         for observer in self.observers:
             try:
                 observer(ctx, record)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
 import yarl
 from hypothesis import given
 from hypothesis import strategies as st
@@ -84,3 +85,9 @@ def test_signed_string_survives_aiohttp_url_normalisation(params: dict[str, str]
 def test_safe_chars_are_the_ones_yarl_decodes() -> None:
     for ch in SAFE_CHARS:
         assert str(yarl.URL("http://x/?a=" + quote(ch, safe=""))).endswith("a=" + ch)
+
+
+@pytest.mark.parametrize("value", ["BTCUSDT", "0.00100000", "LIMIT", "t5-abc_1.~", "a b", "x&y=z", "100%", "1+1",
+                                   "é€", "line\n", "", "(!$'*,/:?@)", "#", "[]"])
+def test_encoding_skips_quote_only_where_quote_changes_nothing(value: str) -> None:
+    assert encode({"k": value}) == "k=" + quote(value, safe=SAFE_CHARS, encoding="utf-8")

@@ -214,3 +214,21 @@ def test_any_unified_id_maps_to_a_compliant_deterministic_id(cid: str, attempt: 
     assert is_compliant(out) and out == map_client_id(cid, attempt)
     child = child_client_id(cid, "sl")
     assert CLIENT_ORDER_ID_RE.match(child) and child.endswith("-sl")
+
+
+def test_to_native_reads_the_market_filters_in_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from terminal5_binance import convert, markets
+
+    passes: list[str] = []
+    real = markets.filters_of
+
+    def counting(info: Any) -> Any:
+        passes.append(info.get("symbol", ""))
+        return real(info)
+
+    monkeypatch.setattr(markets, "filters_of", counting)
+    monkeypatch.setattr(convert, "filters_of", counting)
+    call = native(req(stop_price=Decimal("29000"), type=OrderType.STOP_LOSS_LIMIT))
+    assert call.params["stopPrice"] == "29000" and passes == ["BTCUSDT"]  # lot, price, stop price, notional
+    with pytest.raises(InvalidOrder, match="PRICE_FILTER"):  # the checks still run on that one pass
+        native(req(price=Decimal("30000.001")))

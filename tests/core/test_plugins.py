@@ -80,6 +80,20 @@ def test_tryfirst_override_of_one_hook_for_one_exchange() -> None:
     assert without.normalize_status("loopback", "PENDING_NEW") is None
 
 
+def test_an_override_registered_after_dispatch_began_is_called_and_removed_cleanly() -> None:
+    """Dispatch keeps the implementations per (hook, exchange): a plugin registered or removed later
+    must still change who answers."""
+    hooks = load_hooks(plugins=[loopback], load_entry_points=False)
+    assert hooks.normalize_status("loopback", "PENDING_NEW") is None  # dispatch has run (and kept its list)
+    override = SimpleNamespace(__name__="late-override")
+    override.normalize_status = overrides("loopback")(
+        lambda exchange, native_status: OrderStatus.OPEN if native_status == "PENDING_NEW" else None)
+    hooks.pm.register(override)
+    assert hooks.normalize_status("loopback", "PENDING_NEW") is OrderStatus.OPEN
+    hooks.pm.unregister(override)
+    assert hooks.normalize_status("loopback", "PENDING_NEW") is None
+
+
 def test_a_plugin_answering_for_every_exchange_cannot_answer_for_another() -> None:
     """The probe of issue 8: a plugin without the ``exchange`` guard turned another exchange's
     ``CANCELED`` into ``open``. Dispatch now reaches only the exchange's own plugin (and its overrides)."""

@@ -66,8 +66,7 @@ CASSETTES_SPEC: dict[str, list[tuple[str, str, dict[str, str], dict[str, Any]]]]
         PAIRS,
         ("POST", "/0/private/AddOrder", PLACE,
          ok({"descr": {"order": "buy 1.25000000 XBTUSD @ limit 27500.0"}, "txid": [TXID]})),
-        QUERY,
-    ],
+    ],  # a resting limit order: one signed call, completed from the request (no QueryOrders read-back)
     "test_place_order_readback_fails": [
         PAIRS,
         ("POST", "/0/private/AddOrder", PLACE,

@@ -70,11 +70,17 @@ class TestKrakenChecklist(ExchangeChecklist):
         @contextlib.contextmanager
         def arrange(scenario: str) -> Iterator[None]:
             sent_before = len(add_orders(exchange))
+            kraken = gateway.pool.client_for("kraken").client
             if scenario == "unknown_status":
+                # AddOrder's answer carries no status: a status is only seen by reading the order back
+                kraken.read_back = "always"
                 exchange.add_fault({"endpoint": "AddOrder", "kind": "unknown_status", "value": UNKNOWN_STATUS})
             elif scenario == "network_timeout":
                 exchange.add_fault({"endpoint": "AddOrder", "kind": "timeout", "delay": 5.0})  # the gateway gives up after 1.5 s
-            yield
+            try:
+                yield
+            finally:
+                kraken.read_back = "immediate"
             sent = add_orders(exchange)[sent_before:]
             assert all(("userref" in p) != ("cl_ord_id" in p) and id_field in p for p in sent)
             if scenario in ("quantity_too_small", "invalid_symbol", "keys_invalid"):

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import attrs
 import pytest
 import vcr
 
@@ -149,6 +150,7 @@ async def test_place_limit_order(client: KrakenClient, ctx: CallContext, hooks: 
 async def test_place_order_readback_fails(client: KrakenClient, ctx: CallContext, hooks: Hooks, cassette: Any) -> None:
     """The order is placed but QueryOrders fails: the order is returned from what was sent, never an error."""
     btc = (await markets(client, ctx)).symbol("BTC/USD")
+    ctx = attrs.evolve(ctx, options={**ctx.options, "read_back": "always"})  # a limit order is read back on demand
     payload = await client.place_order(ctx, place_call())
     assert payload["t5_synthetic"] is True and payload["txid"] == TXID
     order, status = to_order(hooks, payload, btc)

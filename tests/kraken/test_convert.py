@@ -192,3 +192,18 @@ def test_trade_from_native() -> None:
     }, BTC)
     assert trade.price == Decimal("30010") and trade.quantity == Decimal("1.25") and trade.maker is True
     assert trade.order_id == "OBCMZD-JIEE7-77TH3F" and trade.fee_currency == "USD"
+
+
+@pytest.mark.parametrize("cid", ["cid-1", "T5_1_lifecycle_0001", "x", "wrap-around-probe"])
+def test_the_issued_userref_candidates_are_userref_for_every_probe(cid: str) -> None:
+    from terminal5_kraken import userref as userrefs
+    from terminal5_kraken.convert import _issued_for
+
+    request = OrderRequest(symbol="BTC/USD", side=Side.BUY, type=OrderType.LIMIT, quantity=Decimal("1"),
+                           price=Decimal("1"), user_id=1, broker_id=1, client_order_id=cid)
+    for n in range(userrefs.MAX_VERIFY_PROBES):
+        assert _issued_for(request, userrefs.userref_for(cid, n), None, userrefs.sha256) == cid
+    # a hash whose first guess is the largest userref: the probes wrap around to 1, 2, …
+    top = (2**31 - 1).to_bytes(4, "big") + bytes(28)
+    assert _issued_for(request, 1, None, lambda data: top) == cid
+    assert _issued_for(request, userrefs.userref_for(cid, userrefs.MAX_VERIFY_PROBES), None, userrefs.sha256) is None

@@ -80,7 +80,7 @@ async def test_place_reads_the_one_id_whatever_its_shape(txid_field: Any, tmp_pa
     client = KrakenClient(transport)  # type: ignore[arg-type]
     ctx = CallContext(exchange="kraken", base_url="https://api.kraken.com", broker_id=1,
                       credentials=Credentials(api_key=TEST_KEY, api_secret=TEST_SECRET),
-                      options={"nonce_dir": str(tmp_path / "nonce")})
+                      options={"nonce_dir": str(tmp_path / "nonce"), "read_back": "always"})
     call = NativeCall(method="POST", path="/0/private/AddOrder", endpoint="order.place", native_client_id=1234567,
                       params={"pair": "XXBTZUSD", "type": "buy", "ordertype": "limit", "volume": "1.25",
                               "price": "27500", "userref": "1234567"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping
 from urllib.parse import quote
 
@@ -23,7 +24,13 @@ from terminal5_binance.constants import API_KEY_HEADER, DEFAULT_RECV_WINDOW
 SAFE_CHARS = "!$'()*,/:?@"
 
 
+#: a value made only of characters ``quote`` leaves as they are (most: symbols, numbers, enums, ids)
+_UNCHANGED_BY_QUOTE = re.compile(r"[A-Za-z0-9\-._~" + re.escape(SAFE_CHARS) + r"]*")
+
+
 def _quote(value: str) -> str:
+    if _UNCHANGED_BY_QUOTE.fullmatch(value):  # nothing to encode: skip quote's byte-by-byte pass
+        return value
     return quote(value, safe=SAFE_CHARS, encoding="utf-8")
 
 

@@ -36,6 +36,7 @@ from terminal5_binance.markets import (
     check_notional,
     check_price,
     dec,
+    filters_of,
     format_price,
     format_quantity,
 )
@@ -98,12 +99,13 @@ def _check_common(request: OrderRequest, market: Market) -> None:
     if not market.active:
         status = market.info.get("status", "inactive")
         raise _fail("symbol", f"{market.symbol} is not trading on Binance (status {status})")
-    check_lot(market, request.quantity, is_market=request.type in _MARKET_EXECUTED)
+    filters = filters_of(market.info)  # one pass over the market's filters for every check below
+    check_lot(market, request.quantity, is_market=request.type in _MARKET_EXECUTED, filters=filters)
     if request.price is not None:
-        check_price(market, request.price)
+        check_price(market, request.price, filters=filters)
     if request.stop_price is not None:
-        check_price(market, request.stop_price, field="stop_price")
-    check_notional(market, request.quantity, request.price)
+        check_price(market, request.stop_price, field="stop_price", filters=filters)
+    check_notional(market, request.quantity, request.price, filters=filters)
 
 
 def to_native(

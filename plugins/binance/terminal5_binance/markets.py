@@ -112,13 +112,21 @@ def _fail(field: str, message: str) -> InvalidOrder:
     return InvalidOrder(message, exchange=EXCHANGE, field=field)
 
 
-def check_lot(market: Market, quantity: Decimal, *, is_market: bool, field: str = "quantity") -> None:
+def check_lot(
+    market: Market,
+    quantity: Decimal,
+    *,
+    is_market: bool,
+    field: str = "quantity",
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
     """LOT_SIZE (and MARKET_LOT_SIZE for market orders): bounds and step.
 
     Spot checks ``quantity % stepSize == 0`` (since 2023), futures ``(quantity - minQty) % stepSize == 0``.
     """
     futures = market.type is not MarketType.SPOT
-    filters = filters_of(market.info)
+    if filters is None:
+        filters = filters_of(market.info)
     names = [LOT_SIZE, MARKET_LOT_SIZE] if is_market else [LOT_SIZE]
     for name in names:
         rule = filters.get(name)
@@ -142,15 +150,23 @@ def _check_filter(
         raise _fail(field, f"{name}: {field} {plain(value)} is not a multiple of {keys[2]} {plain(step)}")  # type: ignore[arg-type]
 
 
-def check_price(market: Market, price: Decimal, field: str = "price") -> None:
+def check_price(
+    market: Market, price: Decimal, field: str = "price", *, filters: Mapping[str, Mapping[str, Any]] | None = None
+) -> None:
     """PRICE_FILTER: ``minPrice <= price <= maxPrice`` and ``(price - minPrice) % tickSize == 0``."""
-    rule = filters_of(market.info).get(PRICE_FILTER)
+    rule = (filters_of(market.info) if filters is None else filters).get(PRICE_FILTER)
     if rule is None:
         return
     _check_filter(field, PRICE_FILTER, price, rule, ("minPrice", "maxPrice", "tickSize"), step_from_min=True)
 
 
-def check_notional(market: Market, quantity: Decimal, price: Decimal | None) -> None:
+def check_notional(
+    market: Market,
+    quantity: Decimal,
+    price: Decimal | None,
+    *,
+    filters: Mapping[str, Mapping[str, Any]] | None = None,
+) -> None:
     """NOTIONAL / MIN_NOTIONAL for orders that carry a price.
 
     Market orders are not checked here: Binance values them at the average price (spot, when
@@ -159,7 +175,8 @@ def check_notional(market: Market, quantity: Decimal, price: Decimal | None) -> 
     """
     if price is None:
         return
-    filters = filters_of(market.info)
+    if filters is None:
+        filters = filters_of(market.info)
     notional = quantity * price
     rule = filters.get(NOTIONAL)
     if rule is not None:

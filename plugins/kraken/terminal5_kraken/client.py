@@ -7,9 +7,13 @@ counters (per ``Credentials.fingerprint``).
 Private calls are form-encoded POSTs (the body that is signed is the body that is sent). Order payloads
 are returned raw with the ``txid`` (a dict key on the wire) and the pair key injected, for ``from_native``.
 
-After AddOrder (which carries no fill information) the client reads the order back with QueryOrders
-(one REST-counter point). If that read fails, the order still exists: a minimal payload is synthesised
-from what was sent, with status ``pending`` and ``t5_synthetic: true``, and reconciliation fills in the rest.
+AddOrder's answer carries the order id (``txid``) and its description, never fill information. An order
+that rests (limit, post-only, stop and take-profit triggers; GTC or GTD) is completed from what was sent
+and the txid: one signed call per order, status ``pending`` (Kraken's documented initial state, "pending
+book entry"), ``t5_synthetic: true``, and the first lookup or reconciliation brings fills. An order whose
+outcome is decided at once (market, IOC, FOK) is read back with QueryOrders (one REST-counter point), so
+its fills are returned with it; if that read fails, the order still exists and the same minimal payload is
+returned.
 """
 
 from __future__ import annotations
@@ -54,6 +58,18 @@ def nonce_window(options: Mapping[str, Any] | None) -> int:
     except (TypeError, ValueError):
         return 0
 
+def decided_at_once(params: Mapping[str, str]) -> bool:
+    """True for an order that cannot rest on the book (market, IOC, FOK): its outcome (fills, or cancelled
+    unfilled) exists as soon as AddOrder returns, but AddOrder's answer does not carry it."""
+    return params.get("ordertype") == "market" or params.get("timeinforce") in ("IOC", "FOK")
+
+
+def reads_back(options: Mapping[str, Any] | None, params: Mapping[str, str], default: str) -> bool:
+    """Whether a placed order is read back with QueryOrders (the broker's ``read_back`` option)."""
+    mode = str((options or {}).get("read_back") or default)
+    return mode == "always" or decided_at_once(params)
+
+
 #: ClosedOrders / TradesHistory pages read at most per call (50 per page): bounds the REST counter spent.
 MAX_PAGES = 20
 
@@ -67,8 +83,11 @@ class KrakenClient:
         *,
         nonces: NonceStores | None = None,
         limiter: RateLimiter | None = None,
+        read_back: str = "immediate",
     ) -> None:
         self.transport = transport
+        #: the ``read_back`` mode of brokers that do not set the option
+        self.read_back = read_back
         self.nonces = nonces or NonceStores()
         self.limiter = limiter or RateLimiter()
         self._indexes: dict[str, MarketIndex] = {}
@@ -156,6 +175,8 @@ class KrakenClient:
             log.error("AddOrder answered {} order ids for one order: {}; keeping {}", len(txids), txids, txids[0])
         txid = txids[0]
         self.limiter.placed(txid)
+        if not reads_back(ctx.options, call.params, self.read_back):
+            return self._synthesize(call, txid, result or {}, status="pending")
         try:
             order = await self._query_one(ctx, txid)
         except ExchangeError as exc:

@@ -221,6 +221,10 @@ BROKER_OPTIONS: Final[dict[str, str]] = {
     "tier": "verification tier for the client-side rate limits: starter (default), intermediate, pro",
     "nonce_window": "the nonce window set on the API key in Kraken's UI (default 0: this process sends one "
     "private call per key at a time, so nonces arrive in order; > 0: calls of one key run concurrently)",
+    "read_back": "'immediate' (default): after AddOrder, only orders decided at once (market, IOC, FOK) are "
+    "read back with QueryOrders; a resting order is completed from the request and its txid, status pending "
+    "(one signed call per order); 'always': every order is read back (the exchange's status and fills with "
+    "the answer, two signed calls per order)",
     "nonce_dir": "directory holding the per-key nonce high-water marks (default $TERMINAL5_DATA_DIR/"
     "kraken-nonce, else a per-user temp directory)",
 }

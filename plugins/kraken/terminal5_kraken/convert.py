@@ -223,7 +223,9 @@ def _issued_for(request: OrderRequest | None, userref: int | None, cl_ord_id: st
     if request is None or not request.client_order_id:
         return None
     cid = request.client_order_id
-    candidates = {userrefs.userref_for(cid, n, hash_fn) for n in range(userrefs.MAX_VERIFY_PROBES)}
+    # userref_for(cid, n) for every probe n, from one hash: the n-th candidate is the first shifted by n
+    first = userrefs.userref_for(cid, 0, hash_fn)
+    candidates = {(first - 1 + n) % userrefs.USERREF_MAX + 1 for n in range(userrefs.MAX_VERIFY_PROBES)}
     if userref and userref in candidates:
         return cid
     if cl_ord_id and (cl_ord_id == cid or any(cl_ord_id == f"{userrefs.DERIVED_PREFIX}{c}" for c in candidates)):

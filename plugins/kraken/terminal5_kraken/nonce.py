@@ -103,13 +103,14 @@ class NonceStore:
             return nonce
 
     def _fd(self, fingerprint: str) -> int | None:
+        fd = self._fds.get(fingerprint)  # the open file first: no path built on every call
+        if fd is not None:
+            return fd
         path = self.path_of(fingerprint)
         if path is None:
             return None
-        fd = self._fds.get(fingerprint)
-        if fd is None:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            self._fds[fingerprint] = fd
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        self._fds[fingerprint] = fd
         return fd
 
     def close(self) -> None:
