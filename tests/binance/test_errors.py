@@ -102,6 +102,13 @@ def test_rate_limit_with_retry_after(status: int) -> None:
     assert isinstance(error, t5.RateLimitExceeded) and error.retry_after == 120.0 and error.retryable
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999", "-5", "soon", ""])
+def test_a_retry_after_that_is_no_duration_is_ignored(value: str) -> None:
+    """A failing exchange's Retry-After that is not a finite, non-negative number is no wait at all."""
+    error = mapped(429, -1003, "Too many requests.", headers={"Retry-After": value})
+    assert isinstance(error, t5.RateLimitExceeded) and error.retry_after is None
+
+
 def test_order_count_429_has_no_retry_after() -> None:
     error = mapped(429, -1015, "Too many new orders.")
     assert isinstance(error, t5.RateLimitExceeded) and error.retry_after is None

@@ -88,6 +88,12 @@ def test_http_429_with_retry_after() -> None:
     assert isinstance(bare, t5.RateLimitExceeded) and bare.code == 429
 
 
+@pytest.mark.parametrize("value", ["nan", "inf", "1e999", "-5", "soon"])
+def test_a_retry_after_that_is_no_duration_is_ignored(value: str) -> None:
+    mapped = HOOKS.map_error("bitget", response(429, error("429", "Too Many Requests"), {"Retry-After": value}), CTX)
+    assert isinstance(mapped, t5.RateLimitExceeded) and mapped.retry_after is None
+
+
 def test_server_errors_leave_the_outcome_unknown() -> None:
     html = HttpResponse(status=502, headers={}, text="<html>bad gateway</html>", latency_ms=1.0)
     assert isinstance(HOOKS.map_error("bitget", html, CTX), t5.ExchangeNotAvailable)

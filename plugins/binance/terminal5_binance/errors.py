@@ -8,17 +8,8 @@ from typing import Any
 from terminal5 import errors as t5
 from terminal5.contract import CallContext, HttpResponse
 from terminal5.models import MarketType
+from terminal5.timeutil import retry_after_seconds
 from terminal5_binance import constants as c
-
-
-def _retry_after(response: HttpResponse) -> float | None:
-    for name, value in response.headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
 
 
 def _envelope(data: Any) -> tuple[int | None, str]:
@@ -53,11 +44,11 @@ def map_error(response: HttpResponse, ctx: CallContext) -> t5.ExchangeError | No
     kwargs: dict[str, Any] = {"exchange": c.EXCHANGE, "code": code if code is not None else status}
     if status in (418, 429):
         # 418: IP auto-banned; 429: limit hit. Retry-After (seconds) is absent on order-count 429s.
-        return t5.RateLimitExceeded(text, retry_after=_retry_after(response), **kwargs)
+        return t5.RateLimitExceeded(text, retry_after=retry_after_seconds(response.headers), **kwargs)
     if code is not None and code < 0:
         cls = error_class(code, message, ctx.market_type)
         if cls is t5.RateLimitExceeded:
-            return t5.RateLimitExceeded(text, retry_after=_retry_after(response), **kwargs)
+            return t5.RateLimitExceeded(text, retry_after=retry_after_seconds(response.headers), **kwargs)
         if cls is not None:
             return cls(text, **kwargs)
     if status == 408:  # futures backend timeout: the order may or may not exist

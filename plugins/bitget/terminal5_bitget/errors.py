@@ -11,17 +11,8 @@ from typing import Any
 
 from terminal5 import errors as t5
 from terminal5.contract import CallContext, HttpResponse
+from terminal5.timeutil import retry_after_seconds
 from terminal5_bitget import constants as c
-
-
-def _retry_after(response: HttpResponse) -> float | None:
-    for name, value in response.headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return float(value)
-            except ValueError:
-                return None
-    return None
 
 
 def envelope(data: Any) -> tuple[str | None, str]:
@@ -47,7 +38,7 @@ def map_error(response: HttpResponse, ctx: CallContext) -> t5.ExchangeError | No
     text = message or response.text[:200] or f"HTTP {status}"
     kwargs: dict[str, Any] = {"exchange": c.EXCHANGE, "code": code if code is not None else status}
     if status == 429 or code == "429":
-        return t5.RateLimitExceeded(text, retry_after=_retry_after(response), **kwargs)
+        return t5.RateLimitExceeded(text, retry_after=retry_after_seconds(response.headers), **kwargs)
     if code is not None and code != c.SUCCESS:
         cls = error_class(code)
         if cls is not None:
