@@ -63,8 +63,10 @@ async def run_many_brokers(tmp_path: Path, total: int, n_brokers: int) -> None:
     figures.assert_clean()
     assert figures.accepted == total  # no faults: every order placed, once, with its own broker's key
     # never a bad signature or an unknown key; a timestamp gone stale under load (-1021) is resent once by the
-    # plugin after a clock resync (Binance refuses it before its matching engine sees it)
-    assert set(codes) <= {-1021}, codes
+    # plugin after a clock resync (Binance refuses it before its matching engine sees it); -2013 is a lookup's
+    # definite "not found" for an order whose answer came late under load (the order is then found and
+    # stored once: the figures above are clean), never a placement refused
+    assert set(codes) <= {-1021, -2013}, codes
 
 
 async def test_many_orders_many_brokers_each_signed_by_its_own_key(tmp_path: Path) -> None:
