@@ -70,3 +70,14 @@ def test_a_record_built_from_scrubbed_values_keeps_them() -> None:
                               "rate_headers": {}, "latency_ms": 1.0}
     record = CallRecord(**fields)
     assert record.url == "http://x" and record.request_headers == {"A": "b"} and record == CallRecord(**fields)
+
+
+def test_the_query_is_scrubbed_as_text_keeping_the_signed_bytes() -> None:
+    from terminal5.transport import _scrub_query
+
+    redact = frozenset({"signature", "api key"})
+    query = "symbol=BTC%2FUSDT&note=a+b%20c&signature=deadbeef&sig%6Eature=x&api+key=k&empty=&flag"
+    assert _scrub_query(query, redact) == (
+        "symbol=BTC%2FUSDT&note=a+b%20c&signature=***&sig%6Eature=***&api+key=***&empty=&flag"
+    )
+    assert _scrub_query(query, frozenset()) == query  # nothing to redact: the text as it was sent
