@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import functools
 import io
 import json
 import os
@@ -95,22 +96,30 @@ def install_stage_timers() -> None:
     from terminal5.storage.database import Storage
     from terminal5.transport import HttpTransport
 
-    original_call = Storage._call
+    original_job = Storage._run_job
 
-    def db_call(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        name = "db: " + getattr(fn, "__qualname__", repr(fn)).replace(".<locals>", "")
-        return _timed(name, original_call)(self, fn, *args, **kwargs)
+    def job_name(fn: Any) -> str:
+        while isinstance(fn, functools.partial):  # run(): partial(context.run, fn, ...); submit(): partial(fn)
+            fn = fn.args[0] if getattr(fn.func, "__name__", "") == "run" and fn.args else fn.func
+        return "db: " + getattr(fn, "__qualname__", repr(fn)).replace(".<locals>", "")
 
-    Storage._call = db_call  # type: ignore[method-assign]
-    HttpTransport._record = _timed("transport: audit record (scrub + observers + debug log)",  # type: ignore[method-assign]
-                                   HttpTransport._record)
+    def db_job(self: Any, fn: Any) -> Any:
+        return _timed(job_name(fn), original_job)(self, fn)
+
+    Storage._run_job = db_job  # type: ignore[method-assign]
+    HttpTransport._record = _timed(
+        "transport: audit record (scrub + observers + debug log)",  # type: ignore[method-assign]
+        HttpTransport._record,
+    )
     for hook in ("to_native", "from_native", "map_client_id", "normalize_status", "map_error"):
         setattr(Hooks, hook, _timed(f"hook: {hook}", getattr(Hooks, hook)))
     gateway_module.structure_request = _timed("structure_request", gateway_module.structure_request)
     gateway_module.check_levels = _timed("check_levels", gateway_module.check_levels)
     binance_client.sign = _timed("binance: sign", binance_auth.sign)
-    loguru._handler.Handler.emit = _timed("loguru: emit (every sink, every line)",  # type: ignore[method-assign]
-                                          loguru._handler.Handler.emit)
+    loguru._handler.Handler.emit = _timed(
+        "loguru: emit (every sink, every line)",  # type: ignore[method-assign]
+        loguru._handler.Handler.emit,
+    )
 
 
 def stage_report(orders: int) -> str:
@@ -126,8 +135,10 @@ def report(stats: pstats.Stats, orders: int, cpu_us_per_order: float | None, top
     total_own = sum(v[2] for v in raw.values())
     scale = (cpu_us_per_order / (total_own / orders * 1e6)) if cpu_us_per_order and total_own else 1.0
     out = io.StringIO()
-    out.write(f"orders {orders}; profiled CPU {total_own / orders * 1e6:.0f} µs/order; scaled by {scale:.2f} to the "
-              f"unprofiled {cpu_us_per_order} µs/order\n")
+    out.write(
+        f"orders {orders}; profiled CPU {total_own / orders * 1e6:.0f} µs/order; scaled by {scale:.2f} to the "
+        f"unprofiled {cpu_us_per_order} µs/order\n"
+    )
     for title, index in (("own time", 2), ("cumulative", 3)):
         out.write(f"\n## top by {title} (µs per order, scaled)\n")
         ranked = sorted(raw.items(), key=lambda kv: kv[1][index], reverse=True)[:top]
@@ -137,8 +148,9 @@ def report(stats: pstats.Stats, orders: int, cpu_us_per_order: float | None, top
     return out.getvalue()
 
 
-async def gateway(orders: int, concurrency: int, work: Path, profiled: bool,
-                  timed: bool = False) -> tuple[dict[str, Any], Any]:
+async def gateway(
+    orders: int, concurrency: int, work: Path, profiled: bool, timed: bool = False
+) -> tuple[dict[str, Any], Any]:
     sim = Simulator("binance", max_seconds=900)
     try:
         os.environ["TERMINAL5_DATA_DIR"] = str(work / "native-data")
@@ -220,15 +232,19 @@ def main() -> None:
             plain, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False))
             profiled, stats = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=True))
             timed, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False, timed=True))
-            print(f"stage timers ({timed['orders']} orders at concurrency {args.concurrency}; "
-                  f"{timed['cpu_us_per_order']} µs CPU/order with the timers, {plain['cpu_us_per_order']} without):")
+            print(
+                f"stage timers ({timed['orders']} orders at concurrency {args.concurrency}; "
+                f"{timed['cpu_us_per_order']} µs CPU/order with the timers, {plain['cpu_us_per_order']} without):"
+            )
             print(stage_report(timed["orders"]))
         else:
             plain, _ = daemon(args.orders, args.concurrency, work, timed=False)
             timed, stages = daemon(args.orders, args.concurrency, work, timed=True)
             _stages.update(stages or {})
-            print(f"stage timers in the daemon ({timed['orders']} orders at concurrency {args.concurrency}; "
-                  f"{timed['cpu_us_per_order']} µs CPU/order with the timers, {plain['cpu_us_per_order']} without):")
+            print(
+                f"stage timers in the daemon ({timed['orders']} orders at concurrency {args.concurrency}; "
+                f"{timed['cpu_us_per_order']} µs CPU/order with the timers, {plain['cpu_us_per_order']} without):"
+            )
             print(stage_report(timed["orders"]))
             print(json.dumps({"plain": plain, "timed": timed}))
             return

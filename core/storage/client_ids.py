@@ -13,12 +13,12 @@ nothing: every answer falls back to the database.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import peewee
 from loguru import logger
 
 from terminal5.contract import NativeClientId
@@ -60,6 +60,10 @@ class ClientIdStore:
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
 
+    def _forget(self, exchange: str, native_id: str, client_order_id: str) -> None:
+        if self._cache.get((exchange, native_id)) == client_order_id:
+            del self._cache[(exchange, native_id)]
+
     def _redis_call(self, fn: Callable[[], Any]) -> Any:
         if self.redis is None or time.monotonic() < self._redis_down_until:
             return None
@@ -89,18 +93,12 @@ class ClientIdStore:
                 return native_id
             if known is not None:
                 continue  # taken by another id: no database round trip
-            try:
-                if self._table is None:
-                    self._table = PreparedTable(m.ClientId)
-                self._table.insert(
-                    {
-                        "exchange": exchange,
-                        "native_id": native_id,
-                        "client_order_id": client_order_id,
-                        "created_at": now(),
-                    }
-                )
-            except peewee.IntegrityError:
+            if self._table is None:
+                self._table = PreparedTable(m.ClientId)
+            claimed = self._table.insert_unless_taken(
+                {"exchange": exchange, "native_id": native_id, "client_order_id": client_order_id, "created_at": now()}
+            )
+            if claimed is None:
                 mine = m.ClientId.get_or_none(
                     (m.ClientId.exchange == exchange) & (m.ClientId.client_order_id == client_order_id)
                 )
@@ -115,7 +113,9 @@ class ClientIdStore:
                     logger.warning("{}: {} probes for one client id", exchange, attempt)
                 continue
             self._remember(exchange, native_id, client_order_id)
-            self._publish(exchange, native_id, client_order_id)
+            # the claim commits with its job's group: forget it if that rolls back, share it once committed
+            self.storage.on_rollback(functools.partial(self._forget, exchange, native_id, client_order_id))
+            self.storage.after_commit(functools.partial(self._publish, exchange, native_id, client_order_id))
             if attempt:
                 logger.info("{}: client id collision resolved after {} probe(s)", exchange, attempt)
             return native_id

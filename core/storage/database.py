@@ -2,6 +2,7 @@
 
 peewee is synchronous; the gateway is asyncio. Every database call goes through ``Storage.run``, which
 executes it on a single worker thread, so the event loop never blocks on I/O and SQLite sees one writer.
+Jobs that queue up while that thread is busy run as one group in one transaction (group commit).
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import concurrent.futures
 import contextlib
 import contextvars
 import functools
+import random
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,7 +27,7 @@ from terminal5 import jsonutil
 from terminal5.errors import DatabaseUnavailable
 from terminal5.storage.fields import POSTGRES_FIELD_TYPES, SQLITE_FIELD_TYPES
 from terminal5.storage.migrations import migrate
-from terminal5.storage.outage import connection_lost, driver_error, is_outage
+from terminal5.storage.outage import connection_lost, driver_error, is_conflict, is_outage
 from terminal5.storage.schema import build_models
 
 T = TypeVar("T")
@@ -99,8 +102,50 @@ def redact_url(url: str) -> str:
     return url
 
 
+class _Job:
+    """One unit of database work waiting for the DB thread, and where its answer goes: an asyncio future
+    (``loop`` set) or a ``concurrent.futures.Future``."""
+
+    __slots__ = ("fn", "future", "loop", "then", "undo")
+
+    def __init__(self, fn: Callable[[], Any], future: Any, loop: asyncio.AbstractEventLoop | None) -> None:
+        self.fn = fn
+        self.future = future
+        self.loop = loop
+        #: in-memory effects of the job, reverted if its writes roll back (``Storage.on_rollback``)
+        self.undo: list[Callable[[], None]] = []
+        #: effects outside the database, run once its writes are committed (``Storage.after_commit``)
+        self.then: list[Callable[[], None]] = []
+
+    def cancelled(self) -> bool:
+        return self.future.cancelled()
+
+
+def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if future.done():  # the caller went away (cancelled): nobody waits for this answer
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
+
+
+def _resolve_all(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in answers:
+        _resolve(future, ok, value)
+
+
 class Storage:
-    """The database, its models, and the one thread that talks to it."""
+    """The database, its models, and the one thread that talks to it.
+
+    Jobs queue up while the DB thread is busy and run as one group: one transaction, one commit, one
+    wake-up of the event loop for all their answers (group commit). Each job keeps its own outcome: in a
+    group of several it runs in a savepoint, so one job's error rolls back that job alone. No answer is
+    delivered before the commit: a caller that got its answer has its writes durable (the intent before
+    the send)."""
+
+    #: jobs per group at most (bounds the length of one transaction)
+    MAX_GROUP = 256
 
     def __init__(self, url: str) -> None:
         self.url = url
@@ -108,10 +153,12 @@ class Storage:
         self.m = build_models(self.db)
         self.is_postgres = isinstance(self.db, peewee.PostgresqlDatabase)
         self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="terminal5-db")
-        #: fire-and-forget writes waiting for the DB thread (``submit``), and whether a job will take them
-        self._pending: list[tuple[Callable[..., Any], tuple[Any, ...], concurrent.futures.Future[Any]]] = []
-        self._pending_lock = threading.Lock()
-        self._drain_scheduled = False
+        #: jobs waiting for the DB thread, and whether a group job will take them
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
+        self._group_scheduled = False
+        #: the job running now on the DB thread (its undo/then lists), None outside a group
+        self._current: _Job | None = None
 
     @classmethod
     async def open(cls, url: str) -> Storage:
@@ -120,12 +167,152 @@ class Storage:
         logger.info("database {} ready (schema v{})", redact_url(url), version)
         return storage
 
+    # queueing ----------------------------------------------------------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
         # Carry the caller's context (loguru's request_id) onto the DB thread.
         context = contextvars.copy_context()
-        call = functools.partial(context.run, self._call, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._executor, call)
+        self._enqueue(_Job(functools.partial(context.run, fn, *args, **kwargs), future, loop))
+        return await future
+
+    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """For CLI tools and other threads: same single DB thread, blocking."""
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._enqueue(_Job(functools.partial(fn, *args, **kwargs), future, None))
+        return future.result()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+        """Fire-and-forget write (audit records), never blocking the caller; it joins the next group.
+        Each runs before any job submitted after it; ``close`` waits for them."""
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        self._enqueue(_Job(functools.partial(fn, *args), future, None))
+        return future
+
+    def _enqueue(self, job: _Job) -> None:
+        with self._queue_lock:
+            self._queue.append(job)
+            schedule = not self._group_scheduled
+            self._group_scheduled = True
+        if schedule:
+            self._executor.submit(self._run_group)
+
+    # on the DB thread --------------------------------------------------------------------------------
+    def on_rollback(self, undo: Callable[[], None]) -> None:
+        """From inside a job: revert an in-memory effect if the job's writes roll back (the job fails, or
+        its group's commit does). Outside a job it is dropped (nothing can roll back)."""
+        if self._current is not None:
+            self._current.undo.append(undo)
+
+    def after_commit(self, effect: Callable[[], None]) -> None:
+        """From inside a job: an effect outside the database (a cache elsewhere), once the job's writes
+        are committed. Outside a job it runs now."""
+        if self._current is None:
+            effect()
+        else:
+            self._current.then.append(effect)
+
+    def _run_group(self) -> None:
+        with self._queue_lock:
+            batch, self._queue = self._queue[: self.MAX_GROUP], self._queue[self.MAX_GROUP :]
+            if self._queue:
+                self._executor.submit(self._run_group)
+            else:
+                self._group_scheduled = False
+        batch = [job for job in batch if not job.cancelled()]  # as a cancelled executor job: never run
+        if not batch:
+            return
+        try:
+            outcomes = self._call(self._in_one_transaction, batch)
+        except BaseException as exc:  # the database is away, or the commit failed: nothing of it stands
+            for job in batch:
+                self._revert(job)
+            if not is_conflict(exc):
+                self._deliver([(job, False, exc) for job in batch])
+                return
+            # a deadlock with another process's transaction: all of it rolled back, so each job runs again,
+            # alone (a small transaction rarely meets another one twice)
+            outcomes = [self._run_alone(job) for job in batch]
+        for job, ok, _value in outcomes:
+            if ok:
+                for effect in job.then:
+                    try:
+                        effect()
+                    except Exception:
+                        logger.exception("an effect after a database commit failed")
+        self._deliver(outcomes)
+
+    def _run_alone(self, job: _Job, attempts: int = 5) -> tuple[_Job, bool, Any]:
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._call(self._in_one_transaction, [job])[0]
+            except BaseException as exc:
+                self._revert(job)
+                if attempt == attempts or not is_conflict(exc):
+                    return job, False, exc
+                time.sleep(0.002 * attempt * (1 + random.random()))  # apart from the other transaction
+        raise AssertionError("unreachable")
+
+    def _in_one_transaction(self, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+        outcomes: list[tuple[_Job, bool, Any]] = []
+        alone = len(batch) == 1
+        # a deferred BEGIN: a group of reads takes no write lock (readers go on while another process
+        # writes); SQLite refusing a write because another process wrote since this group's first read
+        # (BUSY_SNAPSHOT) is a conflict: the jobs run again, each alone (``_run_group``)
+        with self.db.atomic():
+            for job in batch:
+                job.undo.clear()
+                job.then.clear()
+                self._current = job
+                try:
+                    if alone:  # its error rolls back the transaction: that is its own
+                        value = self._run_job(job.fn)
+                    else:
+                        with self.db.savepoint():
+                            value = self._run_job(job.fn)
+                except Exception as exc:
+                    if alone or isinstance(exc, DatabaseUnavailable) or is_outage(exc):
+                        raise  # the whole group is lost: the caller reverts and answers every job
+                    self._revert(job)
+                    outcomes.append((job, False, exc))
+                else:
+                    outcomes.append((job, True, value))
+                finally:
+                    self._current = None
+        return outcomes
+
+    def _run_job(self, fn: Callable[[], Any]) -> Any:
+        """One job's work (a seam for the benchmark's stage timers)."""
+        return fn()
+
+    @staticmethod
+    def _revert(job: _Job) -> None:
+        for undo in reversed(job.undo):
+            try:
+                undo()
+            except Exception:
+                logger.exception("reverting an in-memory effect of a rolled-back job failed")
+        job.undo.clear()
+        job.then.clear()
+
+    @staticmethod
+    def _deliver(outcomes: list[tuple[_Job, bool, Any]]) -> None:
+        """Answers to asyncio callers in one wake-up per event loop; thread callers directly."""
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, bool, Any]]] = {}
+        for job, ok, value in outcomes:
+            if job.loop is None:
+                if job.future.set_running_or_notify_cancel():
+                    if ok:
+                        job.future.set_result(value)
+                    else:
+                        job.future.set_exception(value)
+            else:
+                by_loop.setdefault(job.loop, []).append((job.future, ok, value))
+        for loop, answers in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_resolve_all, answers)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                pass
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on an open connection. A connection the server dropped (restart, failover) is replaced
@@ -172,53 +359,6 @@ class Storage:
             conn.close()
         self.db._state.reset()  # also forgets transactions the dead connection had open
         return True
-
-    def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """For CLI tools and other threads: same single DB thread, blocking."""
-        return self._executor.submit(self._call, fn, *args, **kwargs).result()
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
-        """Fire-and-forget write (audit records), never blocking the caller. Writes submitted while the DB
-        thread is busy are grouped: one job, one transaction (one commit, one hand-off) for all of them.
-        Each runs before any job submitted after it; ``close`` (and any later ``run``) waits for them."""
-        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
-        with self._pending_lock:
-            self._pending.append((fn, args, future))
-            schedule = not self._drain_scheduled
-            self._drain_scheduled = True
-        if schedule:
-            self._executor.submit(self._drain)
-        return future
-
-    def _drain(self) -> None:
-        with self._pending_lock:
-            batch, self._pending = self._pending, []
-            self._drain_scheduled = False
-        if not batch:
-            return
-        try:
-            results = self._call(self._write_all, batch)
-        except Exception as exc:
-            if len(batch) == 1 or isinstance(exc, DatabaseUnavailable):
-                for _fn, _args, future in batch:  # the database is away: none of them can be written now
-                    future.set_exception(exc)
-                return
-            # one bad write must not take the others with it (the transaction rolled back): each on its own
-            for fn, args, future in batch:
-                try:
-                    future.set_result(self._call(fn, *args))
-                except Exception as exc:
-                    future.set_exception(exc)
-            return
-        for (_fn, _args, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
-
-    def _write_all(self, batch: list[tuple[Callable[..., Any], tuple[Any, ...], Any]]) -> list[Any]:
-        if len(batch) == 1:
-            fn, args, _future = batch[0]
-            return [fn(*args)]
-        with self.db.atomic():
-            return [fn(*args) for fn, args, _future in batch]
 
     async def close(self) -> None:
         def close_quietly() -> None:

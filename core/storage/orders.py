@@ -178,16 +178,8 @@ class OrderRepo:
             "created_at": created,
             "updated_at": created,
         }
-        db = self.storage.db
-        try:
-            # a savepoint only inside a caller's transaction (a failed INSERT must not abort it); alone,
-            # the INSERT commits by itself: the intent is durable when this returns
-            if db.in_transaction():
-                with db.atomic():
-                    row_id = self.table.insert(values)
-            else:
-                row_id = self.table.insert(values)
-        except peewee.IntegrityError:
+        row_id = self.table.insert_unless_taken(values)
+        if row_id is None:
             return None
         return StoredOrder(id=row_id, **values)
 

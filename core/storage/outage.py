@@ -47,3 +47,22 @@ def is_outage(exc: BaseException) -> bool:
 def connection_lost(conn: Any) -> bool:
     """True when a driver connection is known dead (psycopg2 sets ``closed`` once it notices)."""
     return conn is None or bool(getattr(conn, "closed", 0))
+
+
+#: SQLite's BUSY_SNAPSHOT: a transaction that read first may not write after another connection wrote
+SQLITE_BUSY_SNAPSHOT = 517
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A deadlock or serialization failure: the transaction was refused to let another one through, and
+    the same work, run again, can succeed (PostgreSQL SQLSTATE 40P01, 40001; SQLite BUSY_SNAPSHOT)."""
+    while exc is not None:
+        original = driver_error(exc) or exc
+        if getattr(original, "pgcode", None) in PG_CODES:
+            return True
+        if getattr(original, "sqlite_errorcode", None) == SQLITE_BUSY_SNAPSHOT:
+            return True
+        if original is exc:
+            return False
+        exc = original
+    return False

@@ -61,6 +61,18 @@ class PreparedTable:
         cursor = self.db.execute_sql(sql, self._values(names, values))
         return cursor.fetchone()[0] if self.returning else cursor.lastrowid
 
+    def insert_unless_taken(self, values: Mapping[str, Any]) -> int | None:
+        """INSERT one row; None when a unique constraint refuses it. The surrounding transaction (every job
+        runs in one: ``Storage``) goes on: PostgreSQL aborts a whole transaction on an error, so there the
+        INSERT gets its own savepoint; SQLite undoes the failed statement alone."""
+        try:
+            if self.returning and self.db.in_transaction():
+                with self.db.atomic():
+                    return self.insert(values)
+            return self.insert(values)
+        except peewee.IntegrityError:
+            return None
+
     def update(self, row_id: int, values: Mapping[str, Any]) -> int:
         """UPDATE the row with this id; how many rows changed."""
         names = tuple(values)
