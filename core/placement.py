@@ -125,15 +125,11 @@ async def _place_locked(
     cid = request.client_order_id
     assert cid is not None
     def store_intent() -> tuple[StoredOrder, bool, NativeCall | None, NativeClientId | None]:
-        """One job on the DB thread (one hand-off, not three): the idempotency lookup, then the native id
-        claim, the native call and the intent's INSERT, which commits before the job returns (so before
-        the send). Answers (row, is it new, call, native id); a stored row (a replay) has no call."""
-        existing = gw.orders.find(broker.id, cid)
-        if existing is not None:
-            return existing, False, None, None
+        """One job on the DB thread (one transaction: ``Storage``): claim the native id, INSERT the intent
+        (the unique client id decides whether it is new: no lookup first), build the native call. The job
+        commits before it answers, so before the send; if building the call fails, nothing of it stays.
+        Answers (row, is it new, call, native id); a stored row (a replay) has no call."""
         native_id = gw.client_ids.claim(exchange, cid, lambda attempt: gw.hooks.map_client_id(exchange, cid, attempt))
-        native = typed_native_id(entry.spec, native_id)
-        call = native_call(gw, broker, request, market, native)
         row = gw.orders.insert_intent(
             request=request,
             exchange=exchange,
@@ -143,11 +139,12 @@ async def _place_locked(
             ignored_params=ignored,
             request_id=request_id,
         )
-        if row is None:  # another process stored this client id between our read and our insert
+        if row is None:  # this client id is stored already (a replay; or another process, just now)
             stored = gw.orders.find(broker.id, cid)
             assert stored is not None
             return stored, False, None, None
-        return row, True, call, native
+        native = typed_native_id(entry.spec, native_id)
+        return row, True, native_call(gw, broker, request, market, native), native
 
     row, new, call, native = await gw.storage.run(store_intent)
     if not new:
