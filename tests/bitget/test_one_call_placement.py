@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from terminal5.contract import CallContext, Credentials, HttpResponse, NativeCall
 from terminal5.models import OrderStatus, OrderType, Side
 from terminal5_bitget import constants, plugin
+from terminal5_bitget.client import BitgetClient
 from terminal5_bitget.simulator import BitgetSimulator
 
 GOOD = ("one-key", "one-secret", "one-pass")
@@ -135,3 +137,50 @@ async def test_mix_resting_order_is_one_call_market_two(gateway: Any, sim: Bitge
                                  price=None, client_order_id="one-mix-m")
     assert calls == [constants.Mix.place, constants.Mix.detail]
     assert market.status is OrderStatus.CLOSED and market.filled == Decimal("0.005")
+
+
+class _Transport:
+    """Answers the place call with ``place_answer`` and orderInfo with a live order; records every path."""
+
+    def __init__(self, place_answer: dict[str, Any]) -> None:
+        self.place_answer = place_answer
+        self.paths: list[str] = []
+
+    def now_ms(self) -> int:
+        return 1_695_806_875_837
+
+    async def send(self, ctx: Any, request: Any) -> Any:
+        path = request.url.split("?")[0].removeprefix(constants.BASE_URL)
+        self.paths.append(path)
+        data: Any = self.place_answer if path == constants.Spot.place else [
+            {"orderId": "1001", "clientOid": "t5-x", "symbol": "BTCUSDT", "side": "buy", "orderType": "limit",
+             "price": "30000", "size": "0.01", "status": "live", "baseVolume": "0"}]
+        return HttpResponse(status=200, headers={}, text="", latency_ms=0.0,
+                            data={"code": "00000", "msg": "success", "data": data})
+
+
+async def _client_place(answer: dict[str, Any], options: dict[str, str] | None = None,
+                        **default: str) -> tuple[Any, list[str]]:
+    transport = _Transport(answer)
+    client = BitgetClient(transport, use_disk_cache=False, **default)  # type: ignore[arg-type]
+    ctx = CallContext(exchange="bitget", base_url=constants.BASE_URL, broker_id=1, options=options or {},
+                      credentials=Credentials(api_key="k", api_secret="s", api_password="p"))
+    params = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "30000",
+              "size": "0.01", "clientOid": "t5-x"}
+    call = NativeCall(method="POST", path=constants.Spot.place, params=params, endpoint="spot.order.place",
+                      native_client_id="t5-x")
+    return await client.place_order(ctx, call), transport.paths
+
+
+async def test_client_one_call_unless_told_or_without_an_order_id() -> None:
+    payload, paths = await _client_place({"orderId": "1001", "clientOid": "t5-x"})
+    assert paths == [constants.Spot.place] and payload["status"] == "init" and payload["orderId"] == "1001"
+    assert payload[constants.SYNTHETIC_MARK] is True and payload["size"] == "0.01" and payload["price"] == "30000"
+    # the broker option, then the client's default for brokers without it
+    payload, paths = await _client_place({"orderId": "1001", "clientOid": "t5-x"}, {"read_back": "always"})
+    assert paths == [constants.Spot.place, constants.Spot.order_info] and payload["status"] == "live"
+    _, paths = await _client_place({"orderId": "1001", "clientOid": "t5-x"}, read_back="always")
+    assert paths == [constants.Spot.place, constants.Spot.order_info]
+    # an answer without Bitget's id: the read-back by clientOid is what finds it
+    payload, paths = await _client_place({"clientOid": "t5-x"})
+    assert paths == [constants.Spot.place, constants.Spot.order_info] and payload["orderId"] == "1001"
