@@ -51,7 +51,13 @@ def _posts(state: SimState) -> list[tuple[str, str, dict[str, Any]]]:
     return list(state.placements)
 
 
-def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.AbstractContextManager[None]]:
+def read_back(gateway: Any, mode: str) -> None:
+    """The ``read_back`` mode of brokers that do not set the option (the shared client's default)."""
+    gateway.pool.client_for("bitget").client.read_back = mode
+
+
+def _arrange(sim: BitgetSimulator, product: str,
+             gateway: Any) -> Callable[[str], contextlib.AbstractContextManager[None]]:
     state = sim.state
     paths = SPOT_PATHS if product == "spot" else MIX_PATHS
 
@@ -61,6 +67,8 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
         requests_before = len(state.requests)
         account = state.accounts[GOOD[0]]
         if scenario == "unknown_status":
+            # the place answer carries no status: a status is only seen by reading the order back
+            read_back(gateway, "always")
             sim.add_fault({"endpoint": "@place", "kind": "unknown_status", "value": "SOMETHING_NEW"})
         elif scenario == "network_timeout":
             sim.add_fault({"endpoint": "@place", "kind": "timeout", "delay": 5.0})  # the gateway waits 1.5 s
@@ -69,7 +77,10 @@ def _arrange(sim: BitgetSimulator, product: str) -> Callable[[str], contextlib.A
         elif scenario == "insufficient_balance":
             account.spot.free["USDT"] = Decimal(1000)
             account.margin["USDT"] = Decimal(1000)
-        yield
+        try:
+            yield
+        finally:
+            read_back(gateway, "immediate")
         sent = state.placements[before:]
         if scenario in EXPECTED:
             (placed,) = state.placed(SCENARIO_IDS[scenario])
@@ -130,7 +141,7 @@ def _target(sim: BitgetSimulator, brokers: tuple[Any, Any, Any], product: str) -
         "gateway": gateway, "broker": good, "bad_broker": bad, "exchange": "bitget",
         "documented_statuses": list(constants.STATUSES), "futures_symbol": "BTC/USDT:USDT",
         "futures_price": "43000.1", "futures_quantity": "0.005", "huge_quantity": "100",
-        "stop_price_below": "40000", "stop_price_above": "50000", "arrange": _arrange(sim, product),
+        "stop_price_below": "40000", "stop_price_above": "50000", "arrange": _arrange(sim, product, gateway),
         "simulator_url": sim.url,
     }
     if product == "spot":
@@ -163,6 +174,7 @@ class TestBitgetSpotChecklist(ExchangeChecklist):
 
     async def test_post_only_and_ioc_read_back_from_answers_without_force(self, checklist: ChecklistTarget,
                                                                           sim: BitgetSimulator) -> None:
+        read_back(checklist.gateway, "always")  # post-only orders rest: read back only when asked
         maker = await checklist.gateway.place_order(checklist.order(type="limit_maker", client_order_id="ck-pm"))
         assert sim.state.placed("ck-pm")[0]["force"] == "post_only" and "force" not in maker.raw
         assert maker.type.value == "limit_maker" and maker.status is OrderStatus.OPEN
@@ -192,6 +204,7 @@ class TestBitgetSpotChecklist(ExchangeChecklist):
 
     async def test_read_back_failure_completes_from_the_request(self, checklist: ChecklistTarget,
                                                                 sim: BitgetSimulator) -> None:
+        read_back(checklist.gateway, "always")  # a resting limit order is read back only when asked
         sim.add_fault({"endpoint": "spot.order.fetch", "kind": "error", "status": 500})
         order = await checklist.gateway.place_order(checklist.order(client_order_id="ck-half"))
         assert order.id is not None and order.quantity == Decimal("0.001") and order.price == Decimal("43000.1")

@@ -33,6 +33,13 @@ def spot_request(**kw: Any) -> OrderRequest:
     return OrderRequest(**base)
 
 
+def always(ctx: Any) -> Any:
+    """The context of a broker with ``read_back = always``: these cassettes hold the documented read-back
+    answers, so the tests replaying them read every order back (one call per resting order is tested in
+    test_one_call_placement.py)."""
+    return attrs.evolve(ctx, options={**ctx.options, "read_back": "always"})
+
+
 def to_order(payload: Any, market_type: MarketType = MarketType.SPOT, request: OrderRequest | None = None):  # type: ignore[no-untyped-def]
     market = SPOT["BTC/USDT"] if market_type is MarketType.SPOT else MIX["BTC/USDT:USDT"]
     order = HOOKS.from_native("bitget", payload, NativeContext(exchange="bitget", market_type=market_type,
@@ -81,7 +88,7 @@ async def test_spot_order_lifecycle(env: Env, cassette: Any) -> None:
     market = SPOT["BTC/USDT"]
     call = HOOKS.to_native("bitget", spot_request(), market, "t5-spot-1", {})
     with cassette("spot_order_lifecycle") as cas:
-        placed = await env.client.place_order(env.spot, call)
+        placed = await env.client.place_order(always(env.spot), call)
         order, status = to_order(placed, request=spot_request())
         assert status is OrderStatus.OPEN and order.native_status == "live" and order.id == "1001"
         assert order.quantity == Decimal("0.01") and order.price == Decimal(30000)
@@ -107,9 +114,10 @@ async def test_spot_order_lifecycle(env: Env, cassette: Any) -> None:
 async def test_a_failed_read_back_completes_the_order_from_the_request(env: Env, cassette: Any) -> None:
     call = HOOKS.to_native("bitget", spot_request(), SPOT["BTC/USDT"], "t5-spot-1", {})
     with cassette("spot_read_back_fails") as cas:
-        placed = await env.client.place_order(env.spot, call)
+        placed = await env.client.place_order(always(env.spot), call)
         assert cas.all_played
-    assert placed[constants.COMPLETED_MARK] is True and placed["orderId"] == "1001"
+    assert placed[constants.COMPLETED_MARK] is True and placed[constants.SYNTHETIC_MARK] is True
+    assert placed["orderId"] == "1001"
     order, status = to_order(placed, request=spot_request())
     assert status is OrderStatus.OPEN and order.quantity == Decimal("0.01") and order.side is Side.BUY
 
@@ -142,7 +150,7 @@ async def test_mix_order_lifecycle_in_hedge_mode(env: Env, cassette: Any) -> Non
                            price=Decimal("30000.1"), user_id=1, broker_id=1, position_side=PositionSide.LONG)
     call = HOOKS.to_native("bitget", request, market, "t5-mix-1", {"position_mode": "hedge"})
     with cassette("mix_order_lifecycle") as cas:
-        placed = await env.client.place_order(env.mix, call)
+        placed = await env.client.place_order(always(env.mix), call)
         order, status = to_order(placed, MarketType.SWAP)
         assert status is OrderStatus.OPEN and order.position_side is PositionSide.LONG and order.side is Side.BUY
         edited = await env.client.edit_order(env.mix, OrderRef(market=market, exchange_id="2001"),
@@ -166,7 +174,7 @@ async def test_mix_plan_order(env: Env, cassette: Any) -> None:
                            stop_price=Decimal(29000), reduce_only=True, user_id=1, broker_id=1)
     call = HOOKS.to_native("bitget", request, market, "t5-sl-1", {})
     with cassette("mix_plan_order") as cas:
-        placed = await env.client.place_order(env.mix, call)
+        placed = await env.client.place_order(always(env.mix), call)
         order, status = to_order(placed, MarketType.SWAP, request)
         assert order.id == "plan:3001" and order.type is OrderType.STOP_LOSS and status is OrderStatus.OPEN
         assert order.stop_price == Decimal(29000) and order.reduce_only
@@ -215,7 +223,7 @@ async def test_errors_through_the_transport(env: Env, cassette: Any) -> None:
 async def test_expired_timestamp_resyncs_and_retries_once(env: Env, cassette: Any) -> None:
     call = HOOKS.to_native("bitget", spot_request(), SPOT["BTC/USDT"], "t5-spot-1", {})
     with cassette("clock_skew") as cas:
-        placed = await env.client.place_order(env.spot, call)
+        placed = await env.client.place_order(always(env.spot), call)
         assert placed["orderId"] == "1001" and cas.all_played
     assert env.client.offsets[constants.BASE_URL] == 40_000
     first, retry = (r for r in env.sent if r.url.endswith("place-order"))
@@ -240,7 +248,7 @@ async def test_spot_plan_order(env: Env, cassette: Any) -> None:
                            price=Decimal(49900), client_order_id="t5-tp-1")
     call = HOOKS.to_native("bitget", request, market, "t5-tp-1", {})
     with cassette("spot_plan_order") as cas:
-        placed = await env.client.place_order(env.spot, call)
+        placed = await env.client.place_order(always(env.spot), call)
         order, status = to_order(placed, request=request)
         assert (order.id, order.type, status) == ("plan:4001", OrderType.TAKE_PROFIT_LIMIT, OrderStatus.OPEN)
         assert order.price == Decimal(49900) and order.stop_price == Decimal(50000)

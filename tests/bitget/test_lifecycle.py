@@ -77,6 +77,7 @@ async def test_reconciliation_finds_orders_placed_elsewhere(world: tuple[Any, An
 async def test_completed_order_is_replaced_by_the_real_one_on_reconciliation(world: tuple[Any, Any],
                                                                            sim: BitgetSimulator) -> None:
     gateway, broker = world
+    gateway.pool.client_for("bitget").client.read_back = "always"  # a resting order is read back only when asked
     sim.add_fault({"endpoint": "spot.order.fetch", "kind": "error", "status": 500})
     placed = await gateway.place_order(order(broker, client_order_id="half-1"))
     assert placed.native_status == "init" and placed.raw[constants.COMPLETED_MARK]

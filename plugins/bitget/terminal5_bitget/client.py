@@ -82,6 +82,19 @@ def _items(data: Any, *keys: str) -> list[Any]:
     return []
 
 
+def decided_at_once(params: Mapping[str, str]) -> bool:
+    """True for an order that cannot rest on the book (market, IOC, FOK): its outcome (fills, or cancelled
+    unfilled) exists as soon as the place call returns, but the place answer holds only ids."""
+    return params.get("orderType") == "market" or params.get("force") in c.DECIDED_AT_ONCE_FORCES
+
+
+def reads_back(options: Mapping[str, Any] | None, params: Mapping[str, str], plan: bool, default: str) -> bool:
+    """Whether a placed order is read back (the broker's ``read_back`` option). A plan (trigger) order rests
+    until triggered whatever its ``orderType``/``force`` (they apply to the order it triggers)."""
+    mode = str((options or {}).get("read_back") or default)
+    return mode == "always" or (not plan and decided_at_once(params))
+
+
 class BitgetClient:
     """Implements ``ExchangeClient`` for Bitget V2 spot and V2 mix (perpetuals)."""
 
@@ -93,8 +106,11 @@ class BitgetClient:
         use_disk_cache: bool = True,
         markets_ttl_s: float = DEFAULT_MARKETS_TTL_S,
         wall_clock: Callable[[], float] = time.time,
+        read_back: str = c.DEFAULT_READ_BACK,
     ) -> None:
         self.transport = transport
+        #: the ``read_back`` mode of brokers that do not set the option
+        self.read_back = read_back
         self.cache_dir = Path(cache_dir) if cache_dir is not None else (default_cache_dir() if use_disk_cache else None)
         self.markets_ttl_s = markets_ttl_s
         self._wall_clock = wall_clock
@@ -252,12 +268,18 @@ class BitgetClient:
         return out
 
     async def place_order(self, ctx: CallContext, call: NativeCall) -> NativePayload:
-        """Send, then read the order back: the answer holds only ``orderId``/``clientOid``. When the read-back
-        fails the order is completed from the request (marked so), never stored as a half order."""
+        """Send; the answer holds only ``orderId``/``clientOid``. A resting order (limit GTC, post-only, plan
+        orders) is completed from the request at Bitget's documented initial status, ``t5_synthetic``: one
+        signed call, fills come with the first lookup or reconciliation. An order decided at once (market, IOC,
+        FOK), or every order with the broker option ``read_back = always``, is read back; when that fails the
+        order is completed from the request (marked so), never stored as a half order."""
         params = self._send_params(ctx, call.params)
         answer = await self._call(ctx, call.method, call.path, params, endpoint=call.endpoint) or {}
         plan = call.endpoint.endswith("plan.place")
         order_id = answer.get("orderId") or None
+        # without Bitget's id in the answer, the read-back (by clientOid) is what finds it
+        if order_id is not None and not reads_back(ctx.options, call.params, plan, self.read_back):
+            return completed_from_request(call.params, answer, plan, read_back_failed=False)
         client_oid = answer.get("clientOid") or call.params.get("clientOid")
         try:
             found = await self._read_back(ctx, call.params, order_id, client_oid, plan)

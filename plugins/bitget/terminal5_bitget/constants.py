@@ -122,6 +122,20 @@ TRIGGER_TYPES: Final = frozenset({"fill_price", "mark_price"})
 PLAN_PREFIX: Final = "plan:"
 #: marks a place answer completed from the request because the read-back failed
 COMPLETED_MARK: Final = "_t5_completed_from_request"
+#: marks every order payload built from the request rather than read from Bitget (as Kraken's plugin does):
+#: a resting order not read back (broker option ``read_back``), or one whose read-back failed
+SYNTHETIC_MARK: Final = "t5_synthetic"
+#: the status a just-accepted order is described at when it is not read back (reference §6): spot ``init``
+#: ("initialised", the first spot status, [verified]); mix ``live`` ("new, resting in book", [verified]; mix
+#: ``init`` is only [unsure]); plan orders ``live``, the only open plan status the reference lists [unsure].
+#: Each maps to OPEN in ``STATUSES``.
+INITIAL_STATUS_SPOT: Final = "init"
+INITIAL_STATUS_MIX: Final = "live"
+INITIAL_STATUS_PLAN: Final = "live"
+#: ``force`` values whose outcome is decided as soon as the place call returns (never rest on the book)
+DECIDED_AT_ONCE_FORCES: Final = frozenset({"ioc", "fok"})
+READ_BACK_MODES: Final = frozenset({"immediate", "always"})
+DEFAULT_READ_BACK: Final = "immediate"
 
 # --- client ids (§4) ---------------------------------------------------------------------------------------------
 

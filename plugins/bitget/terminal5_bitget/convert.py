@@ -417,16 +417,31 @@ def from_native(native: Mapping[str, Any], context: NativeContext) -> Order:
     )
 
 
-def completed_from_request(call_params: Mapping[str, str], answer: Mapping[str, Any], plan: bool) -> dict[str, Any]:
-    """A place answer carries only ``orderId``/``clientOid``. When reading the order back fails, the order is
-    described from what was sent (same field names as Bitget's order answers), at Bitget's first status
-    ``init``, marked so, never as an empty half order; reconciliation later replaces it by the real one."""
+def initial_status_field(call_params: Mapping[str, str], plan: bool) -> tuple[str, str]:
+    """(field, status) describing a just-accepted order the way Bitget's own answers would: spot ``status``
+    ``init``; mix ``state`` ``live``; plan orders ``live`` (spot ``status``, mix ``planStatus``)."""
+    mix = "productType" in call_params
+    if plan:
+        return ("planStatus" if mix else "status"), c.INITIAL_STATUS_PLAN
+    return ("state", c.INITIAL_STATUS_MIX) if mix else ("status", c.INITIAL_STATUS_SPOT)
+
+
+def completed_from_request(call_params: Mapping[str, str], answer: Mapping[str, Any], plan: bool,
+                           *, read_back_failed: bool = True) -> dict[str, Any]:
+    """A place answer carries only ``orderId``/``clientOid``. An order not read back (a resting one, broker
+    option ``read_back``) or whose read-back failed is described from what was sent (same field names as
+    Bitget's order answers), at Bitget's documented initial status (``initial_status_field``), marked
+    ``t5_synthetic`` (and ``_t5_completed_from_request`` when the read-back failed), never as an empty half
+    order; the first lookup or reconciliation replaces it by the real one (fills included)."""
     payload: dict[str, Any] = dict(call_params)
     payload.update({k: v for k, v in answer.items() if v not in (None, "")})
     if plan:
         payload.setdefault("planType", call_params.get("planType", c.PLAN_BASE))
-    payload["status"] = "init"
-    payload[c.COMPLETED_MARK] = True
+    field, status = initial_status_field(call_params, plan)
+    payload[field] = status
+    payload[c.SYNTHETIC_MARK] = True
+    if read_back_failed:
+        payload[c.COMPLETED_MARK] = True
     return payload
 
 

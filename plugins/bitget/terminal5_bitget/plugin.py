@@ -93,6 +93,11 @@ SPEC = ExchangeSpec(
         "margin_mode": "cross (default) or isolated: marginMode of futures orders without a margin_mode",
         "trigger_type": "fill_price (default) or mark_price: what trigger (plan) orders compare with",
         "refresh_markets": "true to ignore the cached symbols/contracts when markets are loaded",
+        "read_back": "'immediate' (default): after the place call, only orders decided at once (market, IOC, "
+        "FOK) are read back; a resting order (limit GTC, post-only, trigger/plan) is completed from the request "
+        "and Bitget's orderId at the documented initial status (spot init, mix and plan live), t5_synthetic, "
+        "fills from the first lookup or reconciliation (one signed call per order); 'always': every order is "
+        "read back (two signed calls per order)",
     },
 )
 
