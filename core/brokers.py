@@ -13,6 +13,7 @@ from terminal5.errors import Terminal5Error
 from terminal5.plugins import Registry
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.database import Storage
+from terminal5.storage.fresh_reads import MISS
 
 
 class NewBroker(TypedDict, total=False):
@@ -52,7 +53,12 @@ class Brokers:
         return await self.storage.run(self.repo.add, **{**broker, "base_url": stored_base_url})
 
     async def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
-        return await self.storage.run(self.repo.get, broker_id, user_id)
+        """Read from the database now (tenancy, kill switch): on this thread where it can be made without
+        waiting (SQLite, ``terminal5.storage.fresh_reads``), else on the DB thread. Never a cached row."""
+        broker = self.repo.get_here(broker_id, user_id)
+        if broker is MISS:
+            broker = await self.storage.run(self.repo.get, broker_id, user_id)
+        return broker
 
     async def list(self, user_id: int | None = None) -> list[BrokerInfo]:
         return await self.storage.run(self.repo.list, user_id)

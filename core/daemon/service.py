@@ -40,6 +40,7 @@ from terminal5.logs import request_scope
 from terminal5.models import MarketType
 from terminal5.settings import Settings
 from terminal5.storage.database import redact_url
+from terminal5.storage.fresh_reads import MISS
 
 
 @attrs.frozen(kw_only=True)
@@ -124,7 +125,13 @@ class Daemon:
 
     # --- tokens, health --------------------------------------------------------------------------
     async def verify_token(self, token: str) -> Principal | None:
-        return Principal.of(await self.gw.find_token(token))
+        """The caller a token names, read from the database now (a revocation from any process holds for
+        the very next request): on this thread where it can be made without waiting (SQLite), else on the
+        DB thread."""
+        info = self.gw.tokens.active_here(token)
+        if info is MISS:
+            info = await self.gw.find_token(token)
+        return Principal.of(info)
 
     async def health(self) -> dict[str, Any]:
         database: dict[str, Any] = {"ok": False, "url": redact_url(self.gw.database_url)}
