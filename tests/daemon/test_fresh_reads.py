@@ -124,3 +124,45 @@ def test_only_sqlite_files_are_read_here(tmp_path: Path) -> None:
     assert sqlite_path("postgresql://u@127.0.0.1:5432/x") is None
     reads = FreshReads("postgresql://u@127.0.0.1:5432/x")
     assert reads.select_one(object(), ("id",), (1,)) is MISS  # type: ignore[arg-type]
+
+
+async def test_an_admin_order_reads_its_broker_once(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An admin's order without ``user_id`` reads the broker to find its owner; the placement takes that row
+    instead of reading it a second time."""
+    repo = world.daemon.gw.broker_book.repo
+    reads: list[str] = []
+    for name in ("get", "get_here"):
+        if hasattr(repo, name):
+            original = getattr(repo, name)
+
+            def spy(*args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+                reads.append(_name)
+                return _original(*args, **kwargs)
+
+            monkeypatch.setattr(repo, name, spy)
+    resp = await world.client.post(
+        "/v1/orders", json=order_body(world.brokers["two"], "admin-once"), headers=world.auth("admin")
+    )
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["user_id"] == 2
+    assert len(reads) == 1, reads
+
+
+async def test_a_row_handed_over_is_taken_once_and_keeps_tenancy(world: World) -> None:
+    import attrs
+
+    from terminal5.brokers import handing_over
+    from terminal5.errors import BrokerNotFound
+
+    book, broker_id = world.daemon.gw.broker_book, world.brokers["one"]
+    read = await book.get(broker_id)
+    marked = attrs.evolve(read, label="just read")
+    with handing_over(marked):
+        assert (await book.get(broker_id, 1)).label == "just read"
+        assert (await book.get(broker_id, 1)).label == "one"  # taken once: the next get reads again
+    with handing_over(marked), pytest.raises(BrokerNotFound):
+        await book.get(broker_id, 2)  # a foreign broker stays foreign
+    with handing_over(marked):
+        assert (await book.get(world.brokers["two"])).label == "two"  # another broker: read
+        assert (await book.get(broker_id)).label == "one"  # and the row handed over is dropped
+    assert (await book.get(broker_id)).label == "one"
