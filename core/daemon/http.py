@@ -127,7 +127,7 @@ async def front_door(request: web.Request, handler: Handler) -> web.StreamRespon
                 request_id,
             )
         finally:
-            daemon.metrics.requests.labels("http", label, str(status)).inc()
+            daemon.metrics.request("http", label, status)
 
 
 async def authenticate(daemon: Daemon, request: web.Request) -> Principal:
