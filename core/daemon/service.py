@@ -40,7 +40,7 @@ from terminal5.logs import request_scope
 from terminal5.models import MarketType
 from terminal5.settings import Settings
 from terminal5.storage.database import redact_url
-from terminal5.storage.fresh_reads import MISS
+from terminal5.storage.fresh_reads import MISS, fresh_reads
 
 
 @attrs.frozen(kw_only=True)
@@ -305,4 +305,5 @@ class Daemon:
                 logger.warning("heartbeat {} not removed: {}: {}", self.heartbeat_name, type(exc).__name__, exc)
         await self.gw.flush()
         await self.gw.close()
+        fresh_reads(self.gw.storage).close()  # this thread's read-only connection (token, broker rows)
         logger.info("terminal5 stopped")
