@@ -40,7 +40,6 @@ from terminal5.logs import request_scope
 from terminal5.models import MarketType
 from terminal5.settings import Settings
 from terminal5.storage.database import redact_url
-from terminal5.storage.fresh_reads import MISS, fresh_reads
 
 
 @attrs.frozen(kw_only=True)
@@ -125,13 +124,7 @@ class Daemon:
 
     # --- tokens, health --------------------------------------------------------------------------
     async def verify_token(self, token: str) -> Principal | None:
-        """The caller a token names, read from the database now (a revocation from any process holds for
-        the very next request): on this thread where it can be made without waiting (SQLite), else on the
-        DB thread."""
-        info = self.gw.tokens.active_here(token)
-        if info is MISS:
-            info = await self.gw.find_token(token)
-        return Principal.of(info)
+        return Principal.of(await self.gw.find_token(token))
 
     async def health(self) -> dict[str, Any]:
         database: dict[str, Any] = {"ok": False, "url": redact_url(self.gw.database_url)}
@@ -305,5 +298,4 @@ class Daemon:
                 logger.warning("heartbeat {} not removed: {}: {}", self.heartbeat_name, type(exc).__name__, exc)
         await self.gw.flush()
         await self.gw.close()
-        fresh_reads(self.gw.storage).close()  # this thread's read-only connection (token, broker rows)
         logger.info("terminal5 stopped")
