@@ -53,6 +53,7 @@ from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
+from terminal5.storage.fresh_reads import MISS, fresh_reads
 from terminal5.storage.heartbeats import HeartbeatTable
 from terminal5.storage.orders import OrderRepo, row_to_order
 from terminal5.storage.stored_order import StoredOrder
@@ -157,6 +158,7 @@ class Gateway:
         await self.kept.close()
         await self.pool.close()
         await self.storage.close()
+        fresh_reads(self.storage).close()  # this thread's read-only connection (token and broker rows)
         if self.redis is not None:
             self.redis.close()
 
@@ -305,8 +307,13 @@ class Gateway:
         return await self.storage.run(self.tokens.create, user_id=user_id, admin=admin, label=label)
 
     async def find_token(self, token: str) -> TokenInfo | None:
-        """The token's record, if it exists and is not revoked."""
-        return await self.storage.run(self.tokens.active, token)
+        """The token's record, if it exists and is not revoked: read from the database now (a revocation from
+        any process holds for the very next request), on this thread where the read can be made without
+        waiting (SQLite, ``terminal5.storage.fresh_reads``), else on the DB thread."""
+        info = self.tokens.active_here(token)
+        if info is MISS:
+            info = await self.storage.run(self.tokens.active, token)
+        return info
 
     async def list_tokens(self, user_id: int | None = None) -> list[TokenInfo]:
         return await self.storage.run(self.tokens.list, user_id)

@@ -21,6 +21,7 @@ from typing import Any
 
 from loguru import logger
 
+from terminal5.brokers import handing_over
 from terminal5.daemon.operations import dead_man_switch, edit_order, kill_broker, test_broker
 from terminal5.daemon.request_checks import (
     MAX_DEAD_MAN_SECONDS,
@@ -143,15 +144,24 @@ class Api:
             check_id(data["user_id"], "user_id")
         check_wire_order(data)
         # every field is checked before the broker is looked up: a bad body is a 400 whoever owns the broker
-        structure_request({**data, "user_id": data.get("user_id", p.user_id or 1)})
+        checked_as = data.get("user_id", p.user_id or 1)
+        request = structure_request({**data, "user_id": checked_as})
+        read: BrokerInfo | None = None
         if p.admin:
             if "user_id" not in data:
-                data["user_id"] = (await self.gw.get_broker(broker_id)).user_id
+                read = await self.gw.get_broker(broker_id)
+                data["user_id"] = read.user_id
         else:
             # a foreign broker is a 404 from the placement's own broker read (before anything is stored or sent)
             data["user_id"] = p.scope(data.get("user_id") if isinstance(data.get("user_id"), int) else None)
+        if data["user_id"] != checked_as:  # an admin's order for the broker's owner: structured as placed
+            request = structure_request(data)
         request_id = request_id or uuid.uuid4().hex
-        task = asyncio.ensure_future(self.gw.place(data, request_id=request_id))
+        if read is None:
+            task = asyncio.ensure_future(self.gw.place(request, request_id=request_id))
+        else:
+            with handing_over(read):  # the placement takes the row just read instead of reading it again
+                task = asyncio.ensure_future(self.gw.place(request, request_id=request_id))
         self.inflight.add(task)
         task.add_done_callback(self.inflight.discard)
         placed = await asyncio.shield(task)

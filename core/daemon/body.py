@@ -31,9 +31,7 @@ class UnsupportedMediaType(InvalidOrderRequest):
 
 def check_content_type(content_type: str, raw: bytes) -> None:
     if raw.strip() and content_type.lower() not in JSON_TYPES:
-        raise UnsupportedMediaType(
-            [("Content-Type", f"must be application/json, not {content_type or 'absent'!r}")]
-        )
+        raise UnsupportedMediaType([("Content-Type", f"must be application/json, not {content_type or 'absent'!r}")])
 
 
 def depth_of(raw: bytes) -> int:
@@ -49,11 +47,13 @@ def depth_of(raw: bytes) -> int:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise InvalidOrderRequest([(key, "is given more than once in one JSON object")])
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # a key given twice: name the first one repeated
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InvalidOrderRequest([(key, "is given more than once in one JSON object")])
+            seen.add(key)
     return out
 
 
@@ -80,7 +80,8 @@ def _check_strings(value: Any, path: str) -> None:
 
 def parse(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     """The JSON value of ``raw`` (UTF-8), or ``InvalidOrderRequest``."""
-    if depth_of(raw) > max_depth:
+    # no deeper than its opening brackets: only a body with more of them than allowed is scanned
+    if raw.count(b"[") + raw.count(b"{") > max_depth and depth_of(raw) > max_depth:
         raise InvalidOrderRequest([("request", f"JSON nested deeper than {max_depth} levels")])
     try:
         value = json.loads(
@@ -93,5 +94,6 @@ def parse(raw: bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidOrderRequest([("request", f"invalid JSON: {exc}")]) from None
-    _check_strings(value, "")
+    if b"\\u" in raw:  # a NUL or a lone surrogate can only come from a \\u escape (raw ones are invalid)
+        _check_strings(value, "")
     return value

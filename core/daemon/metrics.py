@@ -30,6 +30,7 @@ _NUMBER = re.compile(r"^\s*-?\d+(\.\d+)?\s*$")
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
 
         def counter(name: str, doc: str, *labels: str) -> Counter:
             return Counter(name, doc, labels, registry=self.registry)
@@ -75,26 +76,38 @@ class Metrics:
         self.restarts = counter("terminal5_watchdog_restarts", "Daemon restarts by the watchdog")
 
     # --- feeds ---------------------------------------------------------------------------------
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, kept: the same child every time (prometheus_client would check the
+        values and look the child up under a lock on every call); as bounded as the children themselves."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def observe_call(self, ctx: CallContext, record: CallRecord) -> None:
-        endpoint = record.endpoint or "-"
-        self.native_latency.labels(record.exchange, endpoint).observe(record.latency_ms / 1000)
-        self.native_calls.labels(record.exchange, endpoint, str(record.status or "none")).inc()
+        endpoint, exchange = record.endpoint or "-", record.exchange
+        self.child(self.native_latency, exchange, endpoint).observe(record.latency_ms / 1000)
+        self.child(self.native_calls, exchange, endpoint, str(record.status or "none")).inc()
         for header, value in record.rate_headers.items():
-            if _NUMBER.match(str(value)):
+            text = str(value)
+            if _NUMBER.match(text):
                 try:
-                    self.rate_headers.labels(record.exchange, header.lower()).set(
-                        float(Decimal(str(value)))
-                    )  # Prometheus gauges are float
+                    number = float(Decimal(text))  # Prometheus gauges are float
                 except InvalidOperation:
                     continue
+                self.child(self.rate_headers, exchange, header.lower()).set(number)
         if record.error:
-            self.errors.labels(record.error.split(":", 1)[0], record.exchange, "exchange").inc()
+            self.child(self.errors, record.error.split(":", 1)[0], exchange, "exchange").inc()
 
     def order(self, order: Any, operation: str) -> None:
         status = getattr(order.status, "value", str(order.status))
-        self.orders.labels(order.exchange, status, operation).inc()
+        self.child(self.orders, order.exchange, status, operation).inc()
         if status == "UNKNOWN":
-            self.unknown_statuses.labels(order.exchange).inc()
+            self.child(self.unknown_statuses, order.exchange).inc()
+
+    def request(self, door: str, route: str, status: int) -> None:
+        self.child(self.requests, door, route, str(status)).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -81,3 +81,12 @@ def test_traceback_continuation_lines_carry_the_request_id(tmp_path: Path) -> No
     lines = (tmp_path / "terminal5.log").read_text("utf-8").splitlines()
     assert len(lines) >= 6 and any("Traceback" in line for line in lines)
     assert all("[req-tb-42]" in line for line in lines), "\n".join(lines)
+
+
+def test_new_request_ids_are_unique_hex_and_tell_no_count() -> None:
+    from terminal5.daemon.http import REQUEST_ID_RE, new_request_id
+
+    ids = [new_request_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    assert all(len(i) == 32 and int(i, 16) >= 0 and REQUEST_ID_RE.match(i) for i in ids)
+    assert ids != sorted(ids)  # not a visible counter
