@@ -236,7 +236,9 @@ class StreamConsumer:
             await pipe.execute()
             self.processed += 1
             if self.metrics is not None:
-                self.metrics.requests.labels("redis", fields.get("op", "-"), str(status)).inc()
+                op = fields.get("op")
+                # the label names a known op only: a caller's made-up names must not grow the metrics
+                self.metrics.request("redis", op if op in OPS else "other", status)
             logger.info("stream {} {} -> {}", fields.get("op"), entry_id, status)
 
     # --- the loop --------------------------------------------------------------------------------------

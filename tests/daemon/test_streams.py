@@ -108,7 +108,7 @@ async def test_two_consumers_one_killed_nothing_lost_nothing_doubled(world: Worl
 
 async def test_stream_tenancy_errors_and_other_ops(world: World, redis) -> None:  # type: ignore[no-untyped-def]
     stream = f"{redis.test_prefix}:requests"
-    c = consumer(world, redis, "solo", min_idle_ms=60_000)
+    c = consumer(world, redis, "solo", min_idle_ms=60_000, metrics=world.daemon.metrics)
     stop = asyncio.Event()
     task = asyncio.ensure_future(c.run(stop, max_seconds=30))
     one = world.brokers["one"]
@@ -128,6 +128,13 @@ async def test_stream_tenancy_errors_and_other_ops(world: World, redis) -> None:
         unknown = await request(redis, "launch_rocket", {}, token=world.tokens["user1"], stream=stream,
                                 reply_to=f"{redis.test_prefix}:replies:x5")
         assert unknown["status"] == 400 and unknown["body"]["field"] == "op"
+        # a made-up op is one label value, never a new one per name (a caller must not grow the metrics)
+        for n in range(3):
+            await request(redis, f"made-up-{n}", {}, token=world.tokens["user1"], stream=stream,
+                          reply_to=f"{redis.test_prefix}:replies:m{n}")
+        routes = {s.labels["route"] for m in world.daemon.metrics.requests.collect() for s in m.samples}
+        assert not any(r.startswith("made-up") or r == "launch_rocket" for r in routes)
+        assert "other" in routes
         listed = await request(redis, "list_orders", {}, token=world.tokens["user2"], stream=stream,
                                reply_to=f"{redis.test_prefix}:replies:x6")
         assert listed["ok"] and listed["body"]["orders"] == []
