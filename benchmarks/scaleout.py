@@ -21,6 +21,7 @@ import os
 import secrets
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -98,6 +99,17 @@ class PrivateRedis:
     @property
     def pid(self) -> int | None:
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def commandstats(self) -> dict[str, int]:
+        """Calls per Redis command so far (``INFO commandstats``), to see what each order costs in round trips."""
+        try:
+            import redis as redis_py
+
+            with contextlib.closing(redis_py.Redis.from_url(self.url, socket_timeout=5)) as client:
+                stats = client.info("commandstats")
+        except Exception:
+            return {}
+        return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items() if isinstance(v, dict)}
 
     def stop(self) -> None:
         if self.proc is None:
@@ -187,6 +199,7 @@ def stream_load(
     the database's backends over the run."""
     first = daemons[0]
     pids = [d.proc.pid for d in daemons if d.proc is not None]
+    calls0 = redis.commandstats()
     backends = pg.backend_pids()
     cpu0 = cpu_of(pids)
     side0 = cpu_of(([redis.pid] if redis.pid else []) + backends)
@@ -217,6 +230,7 @@ def stream_load(
     )
     result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
     cpu1 = cpu_of(pids)
+    calls1 = redis.commandstats()
     side1 = cpu_of(([redis.pid] if redis.pid else []) + backends)
     per_daemon = [round(cpu1.get(p, 0.0) - cpu0.get(p, 0.0), 4) for p in pids]
     cpu = sum(per_daemon)
@@ -228,6 +242,8 @@ def stream_load(
     result["daemon_rss_mb"] = [round(process_rss_mb(p), 1) for p in pids]
     redis_cpu = side1.get(redis.pid or -1, 0.0) - side0.get(redis.pid or -1, 0.0)
     pg_cpu = sum(side1[p] - side0[p] for p in backends if p in side0 and p in side1)
+    calls = {c: calls1[c] - calls0.get(c, 0) for c in calls1 if calls1[c] > calls0.get(c, 0) and c != "info"}
+    result["redis_calls_per_order"] = {c: round(v / n, 2) for c, v in sorted(calls.items())} if n else None
     result["redis_cpu_us_per_order"] = round(redis_cpu / n * 1e6, 1) if n else None
     result["pg_backends_cpu_us_per_order"] = round(pg_cpu / n * 1e6, 1) if n and backends else None
     return result
@@ -241,6 +257,10 @@ def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     for key in ("redis_cpu_us_per_order", "pg_backends_cpu_us_per_order"):
         values = [(r[key], r["orders"]) for r in good if r.get(key) is not None]
         out[key] = round(sum(v * n for v, n in values) / sum(n for _, n in values), 1) if values else None
+    calls = [r["redis_calls_per_order"] for r in good if r.get("redis_calls_per_order")]
+    if calls:
+        names = sorted({c for r in calls for c in r})
+        out["redis_calls_per_order"] = {c: round(sum(r.get(c, 0) for r in calls) / len(calls), 2) for c in names}
     if good and "daemons" in good[0]:
         out["daemons"] = good[0]["daemons"]
         shares = [sum(r["per_daemon_cpu_s"][k] for r in good) for k in range(len(good[0]["per_daemon_cpu_s"]))]
@@ -300,7 +320,10 @@ def scale_out(
         for k, label in enumerate(sequence):
             if label == "two" and not two.running:
                 two.launch()
-                stream_load([one, two], server, pg, max(plan.warmup, conc) * 2, conc, plan.max_seconds)  # warm-up
+                # warm-up, not measured: enough orders that the new daemon meets most brokers (its first order on
+                # each one reads and decrypts the broker, opens connections)
+                warm = max(plan.warmup, conc) * 4 if orders > conc else max(plan.warmup, conc)
+                stream_load([one, two], server, pg, warm, conc, plan.max_seconds)
             elif label == "one" and two.running:
                 two.stop()
             daemons = [one, two] if label == "two" else [one]
@@ -345,6 +368,8 @@ def scale_out(
         if o.get("cpu_us_per_order") and t.get("cpu_us_per_order")
     ]
     out["cpu_ratio_per_round"] = [round(x, 3) for x in paired]
+    if paired:
+        out["cpu_ratio_median_of_rounds"] = round(statistics.median(paired), 3)
     a, b = out.get("one", {}), out.get("two", {})
     if a.get("cpu_us_per_order") and b.get("cpu_us_per_order"):
         out["cpu_ratio_two_vs_one"] = round(b["cpu_us_per_order"] / a["cpu_us_per_order"], 3)
@@ -376,6 +401,12 @@ def scale_out_table(data: dict[str, Any]) -> str:
             f"\nCPU per order, two daemons over one: {data['cpu_ratio_two_vs_one']:.3f} "
             f"(target ≤ {data['target_cpu_ratio']:.2f}: {'met' if data.get('target_met') else 'NOT met'}); "
             f"throughput two over one: {data.get('throughput_ratio_two_vs_one')}; per round (ABBA pairs): "
-            f"{data.get('cpu_ratio_per_round')}"
+            f"{data.get('cpu_ratio_per_round')} (median {data.get('cpu_ratio_median_of_rounds')})"
+        )
+    calls = (data.get("two") or {}).get("redis_calls_per_order")
+    if calls:
+        lines.append(
+            f"Redis calls per order, two daemons (load generator's included): {sum(calls.values()):.1f} "
+            f"({', '.join(f'{c} {v}' for c, v in calls.items() if v >= 0.5)})"
         )
     return "\n".join(lines)
