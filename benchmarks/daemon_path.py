@@ -45,7 +45,10 @@ class Daemon:
     """``terminal5 run`` with one broker and one token, started and always stopped (SIGTERM, then kill)."""
 
     def __init__(self, exchange: str, sim_url: str, data_dir: Path, start_timeout: float = 60.0,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, *, database_url: str | None = None,
+                 redis_url: str | None = None, master_key: str | None = None) -> None:
+        """SQLite in ``data_dir`` and no Redis by default; ``database_url``/``redis_url``/``master_key`` for the
+        scale-out (several daemons on one PostgreSQL and one Redis Streams front door, one key for all)."""
         check_loopback_url(sim_url)
         self.exchange, self.sim_url, self.data_dir = exchange, sim_url, data_dir
         self.port = free_port()
@@ -53,13 +56,32 @@ class Daemon:
         self.start_timeout = start_timeout
         self.env = {**os.environ, "TERMINAL5_DATA_DIR": str(data_dir), "TERMINAL5_HTTP_PORT": str(self.port),
                     "TERMINAL5_HTTP_HOST": "127.0.0.1", "TERMINAL5_RECONCILE_INTERVAL": "3600",
-                    "TERMINAL5_DATABASE_URL": f"sqlite:///{data_dir / 'terminal5.db'}"}
-        for name in ("TERMINAL5_REDIS_URL", "TERMINAL5_LOG_JSON"):
+                    "TERMINAL5_DATABASE_URL": database_url or f"sqlite:///{data_dir / 'terminal5.db'}"}
+        for name in ("TERMINAL5_REDIS_URL", "TERMINAL5_LOG_JSON", "TERMINAL5_MASTER_KEY"):
             self.env.pop(name, None)
+        for url in (database_url, redis_url):
+            if url is not None:
+                check_loopback_url(url)
+        if redis_url is not None:
+            self.env["TERMINAL5_REDIS_URL"] = redis_url
+        if master_key is not None:
+            self.env["TERMINAL5_MASTER_KEY"] = master_key
         self.proc: subprocess.Popen[bytes] | None = None
         self.command = command or [sys.executable, "-m", "terminal5.cli", "run"]
         self.token = ""
         self.broker_ids: list[int] = []
+
+    def sibling(self, data_dir: Path, command: list[str] | None = None) -> Daemon:
+        """Another daemon on this one's database, Redis, key, brokers and token (its own port and data dir)."""
+        other = Daemon(self.exchange, self.sim_url, data_dir, self.start_timeout, command or self.command,
+                       database_url=self.env["TERMINAL5_DATABASE_URL"], redis_url=self.env.get("TERMINAL5_REDIS_URL"),
+                       master_key=self.env.get("TERMINAL5_MASTER_KEY"))
+        other.token, other.broker_ids = self.token, list(self.broker_ids)
+        return other
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
 
     def cli(self, *args: str, stdin: str = "") -> str:
         done = subprocess.run([sys.executable, "-m", "terminal5.cli", *args], input=stdin.encode(), env=self.env,
@@ -67,15 +89,24 @@ class Daemon:
         return done.stdout.decode()
 
     def start(self) -> None:
+        self.prepare()
+        self.launch()
+
+    def prepare(self) -> None:
         # the brokers are written by a gateway on the daemon's own database and key (what `terminal5 broker
         # add` does, 32 times over, without 32 interpreter start-ups)
         self.broker_ids = json.loads(subprocess.run(
             [sys.executable, str(HERE / "daemon_path.py"), "add-brokers", self.exchange, self.sim_url],
             env=self.env, capture_output=True, timeout=120, check=True).stdout.decode().strip().splitlines()[-1])
         self.token = json.loads(self.cli("--json", "token", "create", "--user", "1"))["token"]
-        log = open(self.data_dir / "daemon.out", "wb")  # kept open for the daemon's life
-        self.proc = subprocess.Popen(self.command, env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT)
+
+    def launch(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.data_dir / "daemon.out", "ab")  # the daemon writes to its own copy
+        try:
+            self.proc = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        finally:
+            log.close()  # the child has its own copy
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -85,6 +116,7 @@ class Daemon:
                     return
             except OSError:
                 time.sleep(0.2)
+        self.stop()
         raise TimeoutError("the daemon did not answer /health in time")
 
     def load(self, orders: int, concurrency: int, max_seconds: float) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """Terminal 5 against CCXT and the floor, on the shipped simulators, in one run (issue 12).
 
     python benchmarks/run.py [--quick] [--exchanges binance,kraken,bitget] [--out FILE]
+                             [--scale-out | --no-scale-out] [--postgres URL]
 
 Starts each exchange's simulator (``register_simulators``) in its own process on
 127.0.0.1, then measures, alternating the clients round by round:
@@ -10,7 +11,11 @@ Starts each exchange's simulator (``register_simulators``) in its own process on
 * ``t5_daemon``  ``terminal5 run`` in its own process (HTTP in -> store -> native -> store -> HTTP out),
                  the load from a third process; CPU is the daemon's own;
 * ``ccxt``       CCXT async (the ``bench`` extra pins it), throttle off, every URL at the simulator;
-* ``floor``      a minimal hand-written signed aiohttp request.
+* ``floor``      a minimal hand-written signed aiohttp request;
+* scale-out      (Binance) one ``terminal5 run`` daemon, then two, sharing the Redis Streams front door (a
+                 private redis-server) and PostgreSQL (a fresh schema, dropped after): throughput and the
+                 daemons' CPU per order, two over one (target <= 1.10). ``--scale-out`` runs only this;
+                 ``--no-scale-out`` skips it; ``--postgres URL`` (or ``TERMINAL5_BENCH_POSTGRES``) says where.
 
 Metrics: CPU per order (process CPU time / orders: every thread), p50/p99 latency and throughput at
 concurrency 1 and 32; cold and warm start to the first order; memory at 1/10/50 brokers against 50 CCXT
@@ -39,6 +44,7 @@ sys.path.insert(0, str(HERE))
 import clients  # noqa: E402
 from common import check_loopback_url, dumps, measure, merge  # noqa: E402
 from daemon_path import Daemon  # noqa: E402
+from scaleout import Unavailable, scale_out, scale_out_table  # noqa: E402
 
 IN_PROCESS = ("t5_native", "t5_gateway", "ccxt", "floor")
 OPENERS: dict[str, Callable[..., Any]] = {"t5_native": clients.open_t5_native, "ccxt": clients.open_ccxt,
@@ -55,6 +61,12 @@ class Plan:
         self.warmup = 32  # orders per client before measuring (one per account)
         self.memory_brokers = (1, 10, 50)
         self.daemon_exchanges = ("binance",) if quick else ("binance", "kraken", "bitget")
+        #: scale-out (1 then 2 daemons on Redis Streams + PostgreSQL): its exchange, orders per measurement,
+        #: load concurrency, rounds (each round measures both, alternating ABBA)
+        self.scale_out_exchange = "binance"
+        self.scale_out_orders = 300 if quick else 1500
+        self.scale_out_concurrency = 32
+        self.scale_out_rounds = 2 if quick else 3
 
 
 # --- simulators ------------------------------------------------------------------------------------------
@@ -202,6 +214,8 @@ def table(results: dict[str, Any]) -> str:
                     f"{ratio(r['cpu_us_per_order'], ref.get('cpu_us_per_order'))} | "
                     f"{ratio(r['cpu_us_per_order'], floor.get('cpu_us_per_order'))} | {r['p50_ms']} | {r['p99_ms']} | "
                     f"{r['throughput']} | {ratio(r['throughput'], ref.get('throughput'))} |")
+    if len(lines) == 2:
+        lines = []  # no order path measured (--scale-out)
     lines += ["", "| exchange | T5 cold → 1st order | T5 warm | T5 warm, in process (open → 1st order) | CCXT cold | "
                   "T5 1 / 10 / 50 brokers MB | CCXT 1 / 50 instances MB | 50 CCXT / 50 T5 (over a bare python+aiohttp) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -221,7 +235,11 @@ def table(results: dict[str, Any]) -> str:
             f"{s['t5_warm'].get('open_to_first_order_s', s['t5_warm'].get('first_order_after_open_s'))} s | {s.get('ccxt_cold', {}).get('to_first_order_s')} s | "
             f"{m.get('t5_1_brokers_mb')} / {m.get('t5_10_brokers_mb')} / {t5_50} | "
             f"{m.get('ccxt_1_instances_mb')} / {cc_50} | {over} |")
-    return "\n".join(lines)
+    if not any(data.get("startup") for data in results["exchanges"].values()):
+        lines = lines[:-3]  # no start-up measured
+    if results.get("scale_out"):
+        lines += ["", scale_out_table(results["scale_out"])]
+    return "\n".join(lines).strip("\n")
 
 
 def machine() -> dict[str, Any]:
@@ -241,9 +259,10 @@ def _ccxt_version() -> str | None:
 
 # --- main ----------------------------------------------------------------------------------------------------
 async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str], None],
-              paths: list[str] | None = None, with_startup: bool = True, own_logs: bool = True) -> dict[str, Any]:
+              paths: list[str] | None = None, with_startup: bool = True, own_logs: bool = True,
+              with_scale_out: bool = True, postgres_url: str | None = None) -> dict[str, Any]:
     with_ccxt = ccxt_available()
-    names = [n for n in (paths or IN_PROCESS) if n in IN_PROCESS and (n != "ccxt" or with_ccxt)]
+    names = [n for n in (IN_PROCESS if paths is None else paths) if n in IN_PROCESS and (n != "ccxt" or with_ccxt)]
     want_daemon = paths is None or "t5_daemon" in paths
     results: dict[str, Any] = {"machine": machine(), "quick": plan.quick, "exchanges": {},
                                "notes": [] if with_ccxt else ["ccxt not installed: pip install '.[bench]'"]}
@@ -260,10 +279,21 @@ async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str],
                 daemon.data_dir.mkdir(parents=True, exist_ok=True)
                 daemon.start()
             entry: dict[str, Any] = {"simulator": "shipped", "paths": await order_paths(
-                exchange, sim.url, plan, work, names, daemon, log)}
+                exchange, sim.url, plan, work, names, daemon, log) if names or daemon else {}}
             if daemon is not None:
                 daemon.stop()
                 daemon = None
+            if with_scale_out and exchange == plan.scale_out_exchange:
+                log(f"{exchange}: scale-out, 1 then 2 daemons on Redis Streams + PostgreSQL")
+                try:
+                    results["scale_out"] = await asyncio.to_thread(scale_out, exchange, sim.url, plan, work, log,
+                                                                   postgres_url)
+                except Unavailable as exc:
+                    results["scale_out"] = {"skipped": str(exc)}
+                    log(f"  scale-out skipped: {exc}")
+                except Exception as exc:  # reported; the rest of the run goes on
+                    results["scale_out"] = {"failed": f"{type(exc).__name__}: {exc}"[:500]}
+                    log(f"  scale-out failed: {results['scale_out']['failed']}")
             if with_startup:
                 entry["startup"] = startup_and_memory(exchange, sim.url, plan, work, with_ccxt, log)
             results["exchanges"][exchange] = entry
@@ -281,15 +311,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--exchanges", help="comma-separated (default: every exchange with a simulator)")
     parser.add_argument("--paths", help="comma-separated subset of t5_native,t5_gateway,t5_daemon,ccxt,floor")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up and memory probes")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--scale-out", action="store_true",
+                       help="only the scale-out (1 then 2 daemons on Redis Streams + PostgreSQL, Binance)")
+    which.add_argument("--no-scale-out", action="store_true", help="skip the scale-out")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="a loopback PostgreSQL database for the scale-out's schema (default "
+                             "TERMINAL5_BENCH_POSTGRES, TERMINAL5_TEST_POSTGRES, or postgres@127.0.0.1:5432/postgres)")
+    parser.add_argument("--scale-out-orders", type=int, metavar="N", help="orders per scale-out measurement")
+    parser.add_argument("--scale-out-rounds", type=int, metavar="N", help="scale-out rounds (each: 1 and 2 daemons)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "latest.json")
     args = parser.parse_args(argv)
     plan = Plan(args.quick)
     exchanges = args.exchanges.split(",") if args.exchanges else available_exchanges()
+    if args.scale_out:
+        exchanges = [plan.scale_out_exchange]
+    plan.scale_out_orders = args.scale_out_orders or plan.scale_out_orders
+    plan.scale_out_rounds = args.scale_out_rounds or plan.scale_out_rounds
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="t5bench-") as tmp:
         results = asyncio.run(run(plan, exchanges, Path(tmp), lambda line: print(line, flush=True),
-                                  paths=args.paths.split(",") if args.paths else None,
-                                  with_startup=not args.no_startup))
+                                  paths=[] if args.scale_out else args.paths.split(",") if args.paths else None,
+                                  with_startup=not (args.no_startup or args.scale_out),
+                                  with_scale_out=not args.no_scale_out, postgres_url=args.postgres))
     results["duration_s"] = round(time.perf_counter() - started, 1)
     results["table"] = table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
