@@ -374,13 +374,37 @@ class HttpTransport:
         bound: dict[str, Any] = {"exchange": self.exchange, "broker_id": ctx.broker_id}
         if request_id is not None:  # else keep the request_id of the surrounding context
             bound["request_id"] = request_id
-        log = logger.bind(**bound)
-        log.debug("{} {} -> {} in {:.1f} ms", request.method, request.endpoint or record.url, record.status, latency)
+        # the keywords go to the line's ``extra`` (loguru's capture) like a bind, without building a bound
+        # logger on every call: at INFO the debug line costs loguru's level check only (~0.2 µs); the URL
+        # (scrubbing it parses the signed query) is read only if the line is formatted
+        logger.debug(
+            "{} {} -> {} in {:.1f} ms",
+            request.method,
+            request.endpoint or _ScrubbedUrl(record),
+            record.status,
+            latency,
+            **bound,
+        )
         for observer in self.observers:
             try:
                 observer(ctx, record)
             except Exception:
-                log.exception("call observer failed")
+                logger.bind(**bound).exception("call observer failed")
+
+
+class _ScrubbedUrl:
+    """A call record's URL, scrubbed when a log line is formatted (not when a disabled line is skipped)."""
+
+    __slots__ = ("record",)
+
+    def __init__(self, record: CallRecord) -> None:
+        self.record = record
+
+    def __format__(self, spec: str) -> str:
+        return format(self.record.url, spec)
+
+    def __str__(self) -> str:
+        return self.record.url
 
 
 async def gather_bounded(coros: list[Any], limit: int) -> list[Any]:
