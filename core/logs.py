@@ -49,6 +49,21 @@ def request_scope(request_id: str) -> Iterator[str]:
         _request_id.reset(token)
 
 
+class Lazy:
+    """A log argument computed only if the line is formatted (a disabled level never calls ``compute``)."""
+
+    __slots__ = ("compute",)
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+    def __format__(self, spec: str) -> str:
+        return format(self.compute(), spec)
+
+    def __str__(self) -> str:
+        return str(self.compute())
+
+
 def _continued(text: str, prefix: str) -> str:
     return text.replace("\n", "\n" + prefix)
 

@@ -165,3 +165,21 @@ async def test_an_unwritable_log_dir_does_not_crash_placement(env: Any, tmp_path
     assert logs._file_sink is not None and logs._file_sink.dropped > 0
     logger.remove()
     assert not writer_threads()
+
+
+def test_a_disabled_level_never_computes_a_lazy_argument(tmp_path: Path, restore_logger: None) -> None:
+    calls: list[int] = []
+
+    def url() -> str:
+        calls.append(1)
+        return "https://x/api?signature=***"
+
+    configure(log_dir=tmp_path, level="INFO", console=False)
+    logger.debug("{} {} -> {}", "POST", logs.Lazy(url), 200, exchange="x", broker_id=1)
+    assert calls == []
+    configure(log_dir=tmp_path, level="DEBUG", console=False)
+    logger.debug("{} {} -> {}", "POST", logs.Lazy(url), 200, exchange="x", broker_id=1)
+    logger.remove()
+    assert calls == [1]
+    line = (tmp_path / "terminal5.log").read_text("utf-8").splitlines()[-1]
+    assert line.endswith("POST https://x/api?signature=*** -> 200") and "] x |" in line
