@@ -10,15 +10,19 @@ transport use it so every native call's audit record names the request that caus
 
 from __future__ import annotations
 
+import datetime
+import json
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from loguru import logger
+
+from terminal5.log_sink import MB, QueuedFileSink
 
 FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
@@ -45,6 +49,21 @@ def request_scope(request_id: str) -> Iterator[str]:
         _request_id.reset(token)
 
 
+class Lazy:
+    """A log argument computed only if the line is formatted (a disabled level never calls ``compute``)."""
+
+    __slots__ = ("compute",)
+
+    def __init__(self, compute: Callable[[], Any]) -> None:
+        self.compute = compute
+
+    def __format__(self, spec: str) -> str:
+        return format(self.compute(), spec)
+
+    def __str__(self) -> str:
+        return str(self.compute())
+
+
 def _continued(text: str, prefix: str) -> str:
     return text.replace("\n", "\n" + prefix)
 
@@ -63,24 +82,71 @@ def text_format(record: Any) -> str:
     return line + "\n{extra[_t5_traceback]}\n"
 
 
-def configure(*, log_dir: Path | None, level: str = "INFO", json_lines: bool = False, console: bool = True) -> None:
-    """Console plus a rotating file (10 MB x 5: a bounded disk footprint), optionally as JSON lines."""
+def _notice_format(json_lines: bool) -> Callable[[str], str]:
+    """How the file sink's own line (lines dropped) looks: like the others, at WARNING, request id ``-``."""
+
+    def notice(text: str) -> str:
+        now = datetime.datetime.now().astimezone()
+        line = f"{now:%Y-%m-%d %H:%M:%S}.{now.microsecond // 1000:03d} | WARNING  | [-] - | {__name__} - {text}"
+        if not json_lines:
+            return line + "\n"
+        record = {
+            "level": {"name": "WARNING", "no": 30},
+            "message": text,
+            "name": __name__,
+            "extra": {"request_id": "-", "exchange": "-"},
+            "time": {"repr": now.isoformat(), "timestamp": now.timestamp()},
+        }
+        return json.dumps({"text": line + "\n", "record": record}) + "\n"
+
+    return notice
+
+
+_file_sink: QueuedFileSink | None = None
+
+
+def configure(
+    *,
+    log_dir: Path | None,
+    level: str = "INFO",
+    json_lines: bool = False,
+    console: bool = True,
+    rotation_bytes: int = 10 * MB,
+    keep: int = 5,
+) -> None:
+    """Console plus a rotating file (``rotation_bytes`` x ``keep`` files, 10 MB x 5: a bounded disk footprint),
+    optionally as JSON lines. The file is written by its own thread (``QueuedFileSink``): the caller formats the
+    line and queues the string. ``logger.remove()`` (loguru runs it at exit) writes what is queued and closes
+    the file; ``flush()`` waits for the lines logged so far."""
+    global _file_sink
     logger.remove()
     logger.configure(extra={"request_id": "-", "exchange": "-"})
     fmt: Any = FORMAT if json_lines else text_format
     if console:
         logger.add(sys.stderr, level=level, format=fmt, serialize=json_lines, backtrace=False, diagnose=False)
+    _file_sink = None
     if log_dir is not None:
-        log_dir.mkdir(parents=True, exist_ok=True)
-        logger.add(
+        sink = QueuedFileSink(
             log_dir / "terminal5.log",
+            rotation_bytes=rotation_bytes,
+            keep=keep,
+            encoding="utf-8",
+            notice=_notice_format(json_lines),
+        )  # an unwritable directory is reported on stderr and retried: it never stops the caller
+        logger.add(
+            sink,
             level=level,
             format=fmt,
-            rotation="10 MB",
-            retention=5,
-            encoding="utf-8",
             serialize=json_lines,
-            enqueue=True,  # file writes off the event loop
+            colorize=False,
             backtrace=False,
             diagnose=False,  # never dump local variables (they may hold secrets)
         )
+        _file_sink = sink
+
+
+def flush(timeout: float | None = 10.0) -> bool:
+    """Wait until every line logged so far is in the log file (``logger.complete()`` does not wait for it);
+    False if the writer did not catch up within ``timeout``."""
+    sink = _file_sink
+    return True if sink is None else sink.drain(timeout)

@@ -16,7 +16,7 @@ from terminal5_template.constants import STATUSES
 from terminal5.contract import HttpResponse
 from terminal5.errors import DuplicateOrder
 from terminal5.hookspecs import overrides
-from terminal5.logs import configure
+from terminal5.logs import configure, flush
 from terminal5.models import Market, MarketType
 from terminal5.testing import conformance
 from terminal5.testing.pytest_plugin import vcr_config
@@ -85,7 +85,7 @@ def test_logs_rotate_as_the_seed_says(tmp_path: Path) -> None:
     try:
         with logger.contextualize(request_id="r-1"):
             logger.info("hello")
-        logger.complete()
+        flush()  # the file is written by its own thread: flush waits for it (logger.complete() does not)
         line = (tmp_path / "terminal5.log").read_text().strip().splitlines()[-1]
         assert '"request_id": "r-1"' in line and '"hello"' in line
     finally:
