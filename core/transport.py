@@ -163,8 +163,7 @@ def scrub_text(text: str | None, secrets: tuple[str, ...]) -> str | None:
 
 
 def _scrub_query(query: str, redact: frozenset[str]) -> str:
-    """The query as sent, redacted values replaced: edited as text (the signed bytes kept, a split instead
-    of a parse and re-encode); a key is decoded only to compare it, so an encoded name is still caught."""
+    """The query as sent with redacted values replaced, as text (the signed bytes kept); keys decoded to compare."""
     if not query or not redact:
         return query
     pairs = query.split("&")
@@ -178,8 +177,7 @@ def _scrub_query(query: str, redact: frozenset[str]) -> str:
 def _scrub_body(body: str | None, redact: frozenset[str]) -> str | None:
     if not body or not redact:
         return body
-    stripped = body.lstrip()
-    if stripped.startswith("{"):
+    if body.lstrip().startswith("{"):
         try:
             data = jsonutil.loads(body)
         except ValueError:

@@ -8,6 +8,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+
 from terminal5 import jsonutil
 from terminal5.cli.context import configure_logs, load_settings
 from terminal5.cli.output import CliError, Out
@@ -187,4 +189,5 @@ def cmd_run(args: argparse.Namespace, out: Out) -> int:
             await daemon.shutdown()
 
     asyncio.run(run())
+    logger.remove()  # the log file's writer thread writes what is queued, then stops
     return 0
