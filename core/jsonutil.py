@@ -199,6 +199,9 @@ _encode_native = msgspec.json.Encoder(decimal_format=_decimal_raw).encode
 
 
 def dumps(value: Any) -> str:
+    kind = type(value)
+    if (kind is list or kind is dict or kind is tuple) and not value:  # frequent (no fills, no params)
+        return "{}" if kind is dict else "[]"
     if _native(value):
         try:
             return _encode_native(value).decode()
