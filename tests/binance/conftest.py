@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ import pytest
 import pytest_asyncio
 import vcr
 
+from terminal5 import transport as transport_module
 from terminal5.contract import CallContext, Credentials
 from terminal5.models import MarketType
 from terminal5.plugins import load_hooks
@@ -99,7 +101,11 @@ def cassette() -> Callable[[str], Any]:
 
 
 @pytest_asyncio.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Env]:
+    # a played-back call takes no time: the transport measures its round trip with perf_counter (real time),
+    # and the client puts the server's time in the middle of it; a GC pause of 1 ms in the call would move
+    # the clock offsets the tests compare exactly (they run on the fake clock below)
+    monkeypatch.setattr(transport_module, "time", SimpleNamespace(perf_counter=lambda: 0.0))
     hooks = load_hooks(plugins=[plugin], load_entry_points=False)
     clock = [SERVER_TIME]
     slept: list[float] = []
