@@ -41,12 +41,17 @@ CLIENTS = ("t5_native", "t5_gateway", "t5_daemon", "ccxt", "floor", "probe")
 #: account's published order-rate limits (Terminal 5 honours them; CCXT's throttle is off) without
 #: switching any limit off. One shared native client serves them all, as in the product.
 ACCOUNTS_PER_CLIENT = 32
+#: more where the published limit is tighter: Bitget places 10 orders/s per account, so 32 accounts would
+#: cap a client that honours it at ~320 orders/s (CCXT, throttle off, would not be capped)
+ACCOUNTS_PER_CLIENT_OF = {"bitget": 128}
 #: what the simulator holds per client (the memory probe uses up to 50)
-SIM_ACCOUNTS_PER_CLIENT = 64
+SIM_ACCOUNTS_PER_CLIENT = 128
 
 
-def accounts(exchange: str, client: str, count: int = ACCOUNTS_PER_CLIENT) -> list[dict[str, Any]]:
+def accounts(exchange: str, client: str, count: int | None = None) -> list[dict[str, Any]]:
     """The simulator accounts of one client, derived from the exchange's template (same on both sides)."""
+    if count is None:
+        count = ACCOUNTS_PER_CLIENT_OF.get(exchange, ACCOUNTS_PER_CLIENT)
     base = ACCOUNTS[exchange]
     found = []
     for k in range(count):

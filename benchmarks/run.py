@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import clients  # noqa: E402
-from common import check_loopback_url, dumps, measure, merge  # noqa: E402
+from common import accounts, check_loopback_url, dumps, measure, merge  # noqa: E402
 from daemon_path import Daemon  # noqa: E402
 from scaleout import Unavailable, scale_out, scale_out_table  # noqa: E402
 
@@ -121,17 +121,18 @@ async def order_paths(exchange: str, url: str, plan: Plan, work: Path, names: li
     failures: dict[str, str] = {}
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
     try:
+        # warm-up, not measured: connections, caches, one order per account
+        warmup = max(plan.warmup, len(accounts(exchange, "t5_native")))
         for name in names:
             try:
                 opened[name] = await open_client(name, exchange, url, work)
-                # warm-up, not measured: connections, caches, one order per account
-                await measure(opened[name].place, orders=plan.warmup, concurrency=8, max_seconds=plan.max_seconds,
+                await measure(opened[name].place, orders=warmup, concurrency=8, max_seconds=plan.max_seconds,
                               start=900_000)
             except Exception as exc:  # reported in the results, the other clients still run
                 failures[name] = f"{type(exc).__name__}: {exc}"[:500]
                 log(f"  {exchange}/{name}: could not start: {failures[name]}")
         if daemon is not None:
-            daemon.load(plan.warmup, 8, plan.max_seconds)  # warm-up
+            daemon.load(warmup, 8, plan.max_seconds)  # warm-up
         offset = 0
         for r in range(plan.rounds):
             order = list(opened) if r % 2 == 0 else list(reversed(opened))  # alternate who goes first

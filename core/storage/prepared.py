@@ -62,16 +62,23 @@ class PreparedTable:
         return cursor.fetchone()[0] if self.returning else cursor.lastrowid
 
     def insert_unless_taken(self, values: Mapping[str, Any]) -> int | None:
-        """INSERT one row; None when a unique constraint refuses it. The surrounding transaction (every job
-        runs in one: ``Storage``) goes on: PostgreSQL aborts a whole transaction on an error, so there the
-        INSERT gets its own savepoint; SQLite undoes the failed statement alone."""
-        try:
-            if self.returning and self.db.in_transaction():
-                with self.db.atomic():
-                    return self.insert(values)
-            return self.insert(values)
-        except peewee.IntegrityError:
-            return None
+        """INSERT one row; None when a unique constraint already holds its key (``ON CONFLICT DO NOTHING``:
+        no error, so the surrounding transaction goes on, with no savepoint round trip on PostgreSQL). Any
+        other refusal (a NOT NULL or foreign key) still raises."""
+        names = tuple(values)
+        key = ("insert_unless_taken", names)
+        sql = self._sql.get(key)
+        if sql is None:
+            columns, marks = ", ".join(self._q(n) for n in names), ", ".join([self.param] * len(names))
+            sql = f"INSERT INTO {self.table} ({columns}) VALUES ({marks}) ON CONFLICT DO NOTHING"  # noqa: S608
+            if self.update_returns:  # PostgreSQL; SQLite since 3.35
+                sql += f" RETURNING {self._q('id')}"
+            self._sql[key] = sql
+        cursor = self.db.execute_sql(sql, self._values(names, values))
+        if self.update_returns:
+            row = cursor.fetchone()
+            return None if row is None else int(row[0])
+        return int(cursor.lastrowid) if cursor.rowcount else None
 
     def update(self, row_id: int, values: Mapping[str, Any]) -> int:
         """UPDATE the row with this id; how many rows changed."""
