@@ -14,23 +14,73 @@ import attrs
 from loguru import logger
 
 from terminal5 import jsonutil
+from terminal5.errors import PluginError
 from terminal5.models import Market, MarketType
 from terminal5.wire import converter, unstructure
 
 
 class MarketBook:
-    """The markets of one exchange endpoint and market type, by unified and by native symbol."""
+    """The markets of one exchange endpoint and market type, by unified and by native symbol.
 
-    def __init__(self, markets: Iterable[Market]) -> None:
-        self.markets = list(markets)
-        self.by_symbol = {m.symbol: m for m in self.markets}
-        self.by_native = {m.native_symbol: m for m in self.markets}
+    A book read back from the disk cache keeps each market as stored and structures it on first use
+    (``of_cached``): a warm restart does not build ~2,000 Binance markets to place one order."""
+
+    def __init__(self, markets: Iterable[Market] = ()) -> None:
+        self._all: list[Market] | None = list(markets)
+        self.by_symbol = {m.symbol: m for m in self._all}
+        self.by_native = {m.native_symbol: m for m in self._all}
+        #: markets as stored, not structured yet (a book from the disk cache), and where they came from
+        self._stored: list[dict[str, Any]] = []
+        self._stored_by_symbol: dict[str, dict[str, Any]] = {}
+        self._stored_by_native: dict[str, dict[str, Any]] = {}
+        self._on_unreadable: Callable[[], None] | None = None
+
+    @classmethod
+    def of_cached(cls, stored: list[dict[str, Any]], on_unreadable: Callable[[], None] | None = None) -> MarketBook:
+        """A book over markets as the disk cache stores them, each structured when first asked for.
+        ``on_unreadable`` is called when one cannot be (the cache is then dropped and refetched)."""
+        book = cls()
+        book._all = None
+        book._stored = stored
+        book._stored_by_symbol = {str(m["symbol"]): m for m in stored}
+        book._stored_by_native = {str(m["native_symbol"]): m for m in stored}
+        book._on_unreadable = on_unreadable
+        return book
+
+    @property
+    def markets(self) -> list[Market]:
+        if self._all is None:
+            self._all = [self._adopt(m) for m in self._stored]
+        return self._all
 
     def get(self, symbol: str) -> Market | None:
-        return self.by_symbol.get(symbol)
+        found = self.by_symbol.get(symbol)
+        if found is None and symbol in self._stored_by_symbol:
+            found = self._adopt(self._stored_by_symbol[symbol])
+        return found
 
     def native(self, native_symbol: str) -> Market | None:
-        return self.by_native.get(native_symbol)
+        found = self.by_native.get(native_symbol)
+        if found is None and native_symbol in self._stored_by_native:
+            found = self._adopt(self._stored_by_native[native_symbol])
+        return found
+
+    def _adopt(self, stored: dict[str, Any]) -> Market:
+        known = self.by_symbol.get(str(stored["symbol"]))
+        if known is not None:
+            return known
+        try:
+            market = _market_from_cache(dict(stored))
+        except Exception as exc:
+            logger.warning("market cache entry {} unreadable ({}); the cache is dropped", stored.get("symbol"), exc)
+            if self._on_unreadable is not None:
+                self._on_unreadable()
+            raise PluginError(
+                f"the cached metadata of market {stored.get('symbol')!r} is unreadable; it is refetched: retry"
+            ) from exc
+        self.by_symbol[market.symbol] = market
+        self.by_native[market.native_symbol] = market
+        return market
 
 
 Loader = Callable[[], Awaitable[list[Market]]]
@@ -68,10 +118,17 @@ class MarketCache:
             fetched = int(data["fetched_at"])
             if time.time() - fetched > self.ttl:
                 return None
-            return fetched, MarketBook(_market_from_cache(m) for m in data["markets"])
+            return fetched, MarketBook.of_cached(list(data["markets"]), lambda: self._drop(key))
         except Exception as exc:  # a corrupt cache is refetched, never fatal
             logger.warning("market cache {} unreadable ({}); refetching", path, exc)
             return None
+
+    def _drop(self, key: tuple[str, str, MarketType]) -> None:
+        """Forget a book (in memory and on disk): the next call loads it again."""
+        self._books.pop(key, None)
+        path = self._path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
 
     def _write_in_background(self, key: tuple[str, str, MarketType], book: MarketBook) -> None:
         """On a thread, off the path to the first order: encoding ~2,000 markets takes hundreds of ms. The

@@ -55,3 +55,55 @@ async def test_the_disk_write_is_off_the_path_to_the_first_order(tmp_path: Path)
     assert written.is_set()
     cached = MarketCache(cache_dir=tmp_path)._read_disk(key)
     assert cached is not None and cached[1].markets == [market]
+
+
+def _markets(n: int) -> list[Market]:
+    return [Market(exchange="x", symbol=f"C{i}/USDT", native_symbol=f"C{i}USDT", type=MarketType.SPOT, base=f"C{i}",
+                   quote="USDT", tick_size=Decimal("0.01"), info={"filters": [{"i": i}]}) for i in range(n)]
+
+
+async def test_a_warm_book_structures_only_the_markets_asked_for(tmp_path: Path) -> None:
+    """Issue 12's warm restart: building ~2,000 Binance markets from the cache took ~80 ms before the first
+    order; a book from the disk keeps them as stored and structures each on first use."""
+    markets = _markets(5)
+    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
+    MarketCache(cache_dir=tmp_path)._write_disk(key, MarketBook(markets))
+    cached = MarketCache(cache_dir=tmp_path)._read_disk(key)
+    assert cached is not None
+    book = cached[1]
+    assert book.by_symbol == {}  # nothing structured yet
+    assert book.get("C3/USDT") == markets[3] and list(book.by_symbol) == ["C3/USDT"]
+    assert book.native("C3USDT") is book.get("C3/USDT")  # one object per market, whichever way it is found
+    assert book.get("C9/USDT") is None and book.native("nope") is None
+    assert book.markets == markets  # all of them, in the stored order, the one already built reused
+    assert book.markets[3] is book.get("C3/USDT")
+
+
+async def test_an_unreadable_cached_market_drops_the_cache_and_is_a_typed_error(tmp_path: Path) -> None:
+    import pytest
+
+    from terminal5 import jsonutil
+    from terminal5.errors import PluginError
+
+    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
+    cache = MarketCache(cache_dir=tmp_path)
+    cache._write_disk(key, MarketBook(_markets(2)))
+    path = cache._path(key)
+    assert path is not None
+    data = jsonutil.loads(path.read_text())
+    data["markets"][1]["tick_size"] = "not a number"
+    path.write_text(jsonutil.dumps(data))
+    loads = []
+
+    async def loader() -> list[Market]:
+        loads.append(1)
+        return _markets(2)
+
+    book = await cache.book("x", "http://127.0.0.1:1", MarketType.SPOT, loader)
+    assert book.get("C0/USDT") is not None and loads == []  # the readable one is used from the cache
+    with pytest.raises(PluginError, match="C1/USDT"):
+        book.get("C1/USDT")
+    assert not path.exists()  # dropped: the next call loads the markets again
+    again = await cache.book("x", "http://127.0.0.1:1", MarketType.SPOT, loader)
+    assert loads == [1] and again.get("C1/USDT") == _markets(2)[1]
+    await cache.flush()
