@@ -37,6 +37,8 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from terminal5 import jsonutil
 from terminal5.daemon.api import Api, parse_bool
@@ -90,6 +92,8 @@ class StreamConsumer:
         claim_every: float = 5.0,
         reconciler: Any = None,
         metrics: Any = None,
+        max_in_flight: int = 64,
+        drain_seconds: float = 4.0,
     ) -> None:
         self.api = api
         self.verify_token = verify_token
@@ -105,6 +109,10 @@ class StreamConsumer:
         self.claim_every = claim_every
         self.reconciler = reconciler
         self.metrics = metrics
+        #: entries handled at once, at most; a stop waits ``drain_seconds`` for them (within ``stop``'s 5 s)
+        self.max_in_flight = max_in_flight
+        self.drain_seconds = drain_seconds
+        self._in_flight: set[asyncio.Future[None]] = set()
         self.processed = 0
         self.claimed = 0
         #: test hook, awaited after the operation ran and before the reply/ack (simulates a crash there)
@@ -218,22 +226,21 @@ class StreamConsumer:
                 }
             if self.before_ack is not None:
                 await self.before_ack(entry_id, fields)
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.xadd(
-                reply_to,
-                {
-                    "request_id": request_id,
-                    "ok": "1" if ok else "0",
-                    "status": str(status),
-                    "body": jsonutil.dumps(result),
-                },
-                maxlen=1000,
-                approximate=True,
-            )
-            pipe.expire(reply_to, self.reply_ttl)
-            pipe.xack(self.stream, self.group, entry_id)
-            pipe.xdel(self.stream, entry_id)  # answered: the entry (and its token) leaves Redis
-            await pipe.execute()
+            reply = {"request_id": request_id, "ok": "1" if ok else "0", "status": str(status),
+                     "body": jsonutil.dumps(result)}
+            for attempt in (1, 2, 3):  # a connection Redis dropped is replaced: the reply is written again
+                pipe = self.redis.pipeline(transaction=True)
+                pipe.xadd(reply_to, reply, maxlen=1000, approximate=True)
+                pipe.expire(reply_to, self.reply_ttl)
+                pipe.xack(self.stream, self.group, entry_id)
+                pipe.xdel(self.stream, entry_id)  # answered: the entry (and its token) leaves Redis
+                try:
+                    await pipe.execute()
+                    break
+                except (RedisConnectionError, RedisTimeoutError):
+                    if attempt == 3:
+                        raise
+                    await asyncio.sleep(0.2 * attempt)
             self.processed += 1
             if self.metrics is not None:
                 op = fields.get("op")
@@ -265,21 +272,45 @@ class StreamConsumer:
         return total
 
     async def read_once(self) -> int:
+        """Read as many entries as there are free slots (at most ``batch``) and start handling them. Reading
+        goes on while they run: a slow order never holds the ones read after it (or with it)."""
+        while len(self._in_flight) >= self.max_in_flight:
+            await asyncio.wait(set(self._in_flight), return_when=asyncio.FIRST_COMPLETED)
+        count = min(self.batch, self.max_in_flight - len(self._in_flight))
         result = await self.redis.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=self.batch, block=self.block_ms
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=self.block_ms
         )
-        handled = 0
+        started = 0
         for _stream, entries in result or []:
-            tasks = [self.handle(e.decode() if isinstance(e, bytes) else e, f) for e, f in entries]
-            await asyncio.gather(*tasks)
-            handled += len(tasks)
-        return handled
+            for entry_id, fields in entries:
+                task = asyncio.ensure_future(
+                    self._handle_logged(entry_id.decode() if isinstance(entry_id, bytes) else entry_id, fields)
+                )
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
+                started += 1
+        return started
+
+    async def _handle_logged(self, entry_id: str, fields: Mapping[Any, Any]) -> None:
+        try:
+            await self.handle(entry_id, fields)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the reply could not be written (Redis away): the entry stays pending
+            logger.error("stream entry {} not answered ({}: {}); it is claimed again later", entry_id,
+                         type(exc).__name__, exc)
+
+    async def drain(self, timeout: float) -> None:
+        """Wait (at most ``timeout`` s) for the entries being handled; any left stay pending, claimed later."""
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight), timeout=timeout)
 
     async def run(self, stop: asyncio.Event, *, max_seconds: float | None = None) -> None:
         self._running = True
         self._finished.clear()
         try:
             await self._run(stop, max_seconds)
+            await self.drain(self.drain_seconds)
         finally:
             self._running = False
             self._finished.set()
