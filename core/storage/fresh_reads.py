@@ -45,7 +45,6 @@ class FreshReads:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._connections: list[sqlite3.Connection] = []
-        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
 
     def _connection(self) -> sqlite3.Connection | None:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -79,17 +78,11 @@ class FreshReads:
         conn = self._connection()
         if conn is None:
             return MISS
-        key = (table.table, tuple(where))
-        sql = self._sql.get(key)
-        if sql is None:
-            condition = " AND ".join(f"{table._q(n)} = ?" for n in where)
-            sql = f"{table._select} FROM {table.table} WHERE {condition} LIMIT 1"
-            self._sql[key] = sql
-        params = [table.fields[n].db_value(v) for n, v in zip(where, values, strict=True)]
         try:
-            # fetchall: the statement runs to its end, so its read transaction ends here (the next read
-            # starts from the state committed by then, never from this one's snapshot)
-            rows = conn.execute(sql, params).fetchall()
+            # the table's own statement (SQLite's placeholder is the driver's); fetchall: the statement runs
+            # to its end, so its read transaction ends here (the next read starts from the state committed
+            # by then, never from this one's snapshot)
+            rows = conn.execute(table.select_sql(where), table.params(where, values)).fetchall()
         except sqlite3.Error:
             self._drop(conn)
             return MISS

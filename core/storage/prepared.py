@@ -112,14 +112,21 @@ class PreparedTable:
 
     def select_one(self, where: Sequence[str], values: Sequence[Any]) -> dict[str, Any] | None:
         """The first row whose ``where`` columns equal ``values`` (every column, read as peewee would)."""
+        return self._read(self.db.execute_sql(self.select_sql(where), self.params(where, values)).fetchone())
+
+    def select_sql(self, where: Sequence[str]) -> str:
+        """``select_one``'s statement (every column; the first row whose ``where`` columns equal parameters)."""
         key = ("select", tuple(where))
         sql = self._sql.get(key)
         if sql is None:
             condition = " AND ".join(f"{self._q(n)} = {self.param}" for n in where)
             sql = f"{self._select} FROM {self.table} WHERE {condition} LIMIT 1"
             self._sql[key] = sql
-        params = [self.fields[n].db_value(v) for n, v in zip(where, values, strict=True)]
-        return self._read(self.db.execute_sql(sql, params).fetchone())
+        return sql
+
+    def params(self, names: Sequence[str], values: Sequence[Any]) -> list[Any]:
+        """``values`` of the columns ``names`` as the driver takes them (each field's ``db_value``)."""
+        return [self.fields[n].db_value(v) for n, v in zip(names, values, strict=True)]
 
     def _read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         if row is None:
