@@ -19,12 +19,9 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +29,8 @@ from urllib.parse import urlencode, urlsplit
 
 from common import check_loopback_url, merge
 from daemon_path import Daemon, free_port, process_cpu, process_rss_mb
+
+from terminal5.testing.redis_server import PrivateRedisServer, RedisServerUnavailable
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_POSTGRES = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,56 +48,17 @@ def postgres_admin_url() -> str:
 
 
 # --- the private services ------------------------------------------------------------------------------------
-class PrivateRedis:
-    """A ``redis-server`` of the benchmark's own on a free loopback port, no persistence, always stopped."""
+class PrivateRedis(PrivateRedisServer):
+    """The testing kit's private ``redis-server`` on a free loopback port, with the benchmark's own readings."""
 
     def __init__(self, workdir: Path, start_timeout: float = 10.0) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.start_timeout = start_timeout
-        self.proc: subprocess.Popen[bytes] | None = None
+        super().__init__(workdir, free_port(), start_timeout=start_timeout)
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise Unavailable("redis-server is not installed")
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
-                    s.sendall(b"PING\r\n")
-                    if s.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise Unavailable(f"the private redis-server did not start on port {self.port}")
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+        try:
+            super().start()
+        except RedisServerUnavailable as exc:
+            raise Unavailable(str(exc)) from None
 
     def commandstats(self) -> dict[str, int]:
         """Calls per Redis command so far (``INFO commandstats``), to see what each order costs in round trips."""
@@ -110,18 +70,6 @@ class PrivateRedis:
         except Exception:
             return {}
         return {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items() if isinstance(v, dict)}
-
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        self.proc = None
 
 
 class PgSchema:
