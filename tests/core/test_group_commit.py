@@ -10,35 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import peewee
 import pytest
+from db_thread import db_thread_held
 
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
 from terminal5.storage.fields import now
 from terminal5.storage.prepared import PreparedTable
-
-
-@contextmanager
-def db_thread_held(storage: Storage) -> Iterator[None]:
-    """The DB thread busy until the block ends: jobs queued meanwhile form one group."""
-    release, busy = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        busy.set()
-        assert release.wait(30), "never released"
-
-    blocker = storage._executor.submit(hold)
-    assert busy.wait(30)
-    try:
-        yield
-    finally:
-        release.set()
-        blocker.result(timeout=30)
 
 
 def group_sizes(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[int]:

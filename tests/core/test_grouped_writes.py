@@ -3,10 +3,10 @@ one job, one transaction; one bad write does not lose the others; a clean close 
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 import pytest
+from db_thread import db_thread_held
 
 from terminal5.storage.database import Storage
 
@@ -18,18 +18,9 @@ def claim_row(storage: Storage, n: int) -> bool:
 
 async def test_writes_queued_behind_a_busy_db_thread_go_in_one_transaction(db_url: str) -> None:
     storage = await Storage.open(db_url)
-    release, busy = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        busy.set()
-        assert release.wait(30), "never released"
-
-    blocker = storage._executor.submit(hold)
-    assert busy.wait(30)
-    futures = [storage.submit(claim_row, storage, n) for n in range(20)]
-    assert not any(f.done() for f in futures)
-    release.set()
-    blocker.result(timeout=30)
+    with db_thread_held(storage):
+        futures = [storage.submit(claim_row, storage, n) for n in range(20)]
+        assert not any(f.done() for f in futures)
     in_transaction = [f.result(timeout=30) for f in futures]
     assert in_transaction == [True] * 20  # all written inside the one grouped transaction
     assert await storage.run(lambda: storage.m.ClientId.select().count()) == 20
@@ -38,14 +29,10 @@ async def test_writes_queued_behind_a_busy_db_thread_go_in_one_transaction(db_ur
 
 async def test_one_bad_write_does_not_lose_the_others(db_url: str) -> None:
     storage = await Storage.open(db_url)
-    release, busy = threading.Event(), threading.Event()
-    blocker = storage._executor.submit(lambda: (busy.set(), release.wait(30)))
-    assert busy.wait(30)
-    good = [storage.submit(claim_row, storage, n) for n in range(3)]
-    bad = storage.submit(claim_row, storage, 1)  # the same unique native id again
-    more = [storage.submit(claim_row, storage, n) for n in range(3, 6)]
-    release.set()
-    blocker.result(timeout=30)
+    with db_thread_held(storage):
+        good = [storage.submit(claim_row, storage, n) for n in range(3)]
+        bad = storage.submit(claim_row, storage, 1)  # the same unique native id again
+        more = [storage.submit(claim_row, storage, n) for n in range(3, 6)]
     for f in good + more:
         f.result(timeout=30)
     with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
