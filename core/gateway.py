@@ -53,7 +53,7 @@ from terminal5.settings import Settings
 from terminal5.storage.brokers import BrokerInfo, BrokerRepo
 from terminal5.storage.client_ids import ClientIdStore
 from terminal5.storage.database import Storage
-from terminal5.storage.fresh_reads import MISS, fresh_reads
+from terminal5.storage.fresh_reads import MISS
 from terminal5.storage.heartbeats import HeartbeatTable
 from terminal5.storage.orders import OrderRepo, row_to_order
 from terminal5.storage.stored_order import StoredOrder
@@ -158,7 +158,6 @@ class Gateway:
         await self.kept.close()
         await self.pool.close()
         await self.storage.close()
-        fresh_reads(self.storage).close()  # this thread's read-only connection (token and broker rows)
         if self.redis is not None:
             self.redis.close()
 

@@ -13,7 +13,7 @@ from terminal5 import broker_endpoints
 from terminal5.contract import Credentials
 from terminal5.errors import BrokerBusy, BrokerNotFound, Terminal5Error
 from terminal5.secrets import SecretBox
-from terminal5.storage.fresh_reads import MISS, fresh_reads
+from terminal5.storage.fresh_reads import MISS
 from terminal5.storage.prepared import PreparedTable
 
 if TYPE_CHECKING:
@@ -63,6 +63,14 @@ def _info(row: Any) -> BrokerInfo:
     )
 
 
+def _owned(row: dict[str, Any] | None, broker_id: int, user_id: int | None) -> BrokerInfo:
+    """A broker row as read (on either thread), only if it belongs to ``user_id`` (None = admin): absent
+    and foreign look alike."""
+    if row is None or (user_id is not None and row["user_id"] != user_id):
+        raise BrokerNotFound(f"broker {broker_id} not found", field="broker_id")
+    return _info(SimpleNamespace(**row))
+
+
 class BrokerRepo:
     def __init__(self, storage: Storage, box: SecretBox) -> None:
         self.storage = storage
@@ -71,7 +79,7 @@ class BrokerRepo:
         #: read on every order (tenancy, kill switch): a statement built once, never a cached row, so a
         #: kill switch set by any process (CLI, another daemon) holds for the very next order
         self.table = PreparedTable(self.m.Broker)
-        self.fresh = fresh_reads(storage)
+        self.fresh = storage.fresh
 
     def add(
         self,
@@ -106,20 +114,13 @@ class BrokerRepo:
 
     def get(self, broker_id: int, user_id: int | None = None) -> BrokerInfo:
         """The broker, only if it belongs to ``user_id`` (None = admin). Absent and foreign look alike."""
-        row = self.table.select_one(("id",), (broker_id,))
-        if row is None or (user_id is not None and row["user_id"] != user_id):
-            raise BrokerNotFound(f"broker {broker_id} not found", field="broker_id")
-        return _info(SimpleNamespace(**row))
+        return _owned(self.table.select_one(("id",), (broker_id,)), broker_id, user_id)
 
     def get_here(self, broker_id: int, user_id: int | None = None) -> Any:
         """``get`` read on the calling thread (``terminal5.storage.fresh_reads``), as fresh as on the DB
         thread; ``MISS`` when it cannot be read here (then call ``get`` on the DB thread)."""
         row = self.fresh.select_one(self.table, ("id",), (broker_id,))
-        if row is MISS:
-            return MISS
-        if row is None or (user_id is not None and row["user_id"] != user_id):
-            raise BrokerNotFound(f"broker {broker_id} not found", field="broker_id")
-        return _info(SimpleNamespace(**row))
+        return MISS if row is MISS else _owned(row, broker_id, user_id)
 
     def credentials(self, broker_id: int) -> Credentials:
         row = self.m.Broker.get_by_id(broker_id)

@@ -26,6 +26,7 @@ from loguru import logger
 from terminal5 import jsonutil
 from terminal5.errors import DatabaseUnavailable
 from terminal5.storage.fields import POSTGRES_FIELD_TYPES, SQLITE_FIELD_TYPES
+from terminal5.storage.fresh_reads import FreshReads
 from terminal5.storage.migrations import migrate
 from terminal5.storage.outage import connection_lost, driver_error, is_conflict, is_outage
 from terminal5.storage.schema import build_models
@@ -159,6 +160,8 @@ class Storage:
         self._group_scheduled = False
         #: the job running now on the DB thread (its undo/then lists), None outside a group
         self._current: _Job | None = None
+        #: point reads made on the caller's own thread (SQLite; the token and broker rows)
+        self.fresh = FreshReads(url)
 
     @classmethod
     async def open(cls, url: str) -> Storage:
@@ -369,3 +372,4 @@ class Storage:
 
         await asyncio.get_running_loop().run_in_executor(self._executor, close_quietly)
         self._executor.shutdown(wait=True)
+        self.fresh.close()  # the read-only connections of the fresh reads (this thread's closed here)

@@ -106,10 +106,3 @@ class FreshReads:
                 continue
         self._local = threading.local()
 
-
-def fresh_reads(storage: Any) -> FreshReads:
-    """The ``FreshReads`` of this storage (made on first use)."""
-    reads: FreshReads | None = storage.__dict__.get("_fresh_reads")
-    if reads is None:
-        reads = storage.__dict__.setdefault("_fresh_reads", FreshReads(storage.url))
-    return reads

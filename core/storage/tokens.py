@@ -16,7 +16,7 @@ import attrs
 
 from terminal5.errors import Terminal5Error
 from terminal5.storage.database import Storage
-from terminal5.storage.fresh_reads import MISS, fresh_reads
+from terminal5.storage.fresh_reads import MISS
 from terminal5.storage.prepared import PreparedTable
 
 TOKEN_PREFIX = "t5_"  # noqa: S105 - a visible prefix, not a secret
@@ -48,7 +48,7 @@ class TokenRepo:
         #: checked on every daemon request: a statement built once, never a cached row (a revocation
         #: from any process holds for the very next request)
         self.table = PreparedTable(self.m.ApiToken)
-        self.fresh = fresh_reads(storage)
+        self.fresh = storage.fresh
 
     def create(self, *, user_id: int | None, admin: bool = False, label: str = "") -> tuple[TokenInfo, str]:
         if admin == (user_id is not None):
@@ -63,10 +63,7 @@ class TokenRepo:
         """The token's record, if it exists and is not revoked."""
         if not token:
             return None
-        row = self.table.select_one(("token_hash",), (hash_token(token),))
-        if row is None or row["revoked"]:
-            return None
-        return self._info(SimpleNamespace(**row))
+        return self._active(self.table.select_one(("token_hash",), (hash_token(token),)))
 
     def active_here(self, token: str) -> Any:
         """``active`` read on the calling thread (``terminal5.storage.fresh_reads``), as fresh as on the DB
@@ -74,8 +71,10 @@ class TokenRepo:
         if not token:
             return None
         row = self.fresh.select_one(self.table, ("token_hash",), (hash_token(token),))
-        if row is MISS:
-            return MISS
+        return MISS if row is MISS else self._active(row)
+
+    def _active(self, row: dict[str, Any] | None) -> TokenInfo | None:
+        """A token row as read (either way): its record, unless absent or revoked."""
         if row is None or row["revoked"]:
             return None
         return self._info(SimpleNamespace(**row))
