@@ -122,18 +122,14 @@ class _Job:
         return self.future.cancelled()
 
 
-def _resolve(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if future.done():  # the caller went away (cancelled): nobody waits for this answer
-        return
-    if ok:
-        future.set_result(value)
-    else:
-        future.set_exception(value)
-
-
 def _resolve_all(answers: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
     for future, ok, value in answers:
-        _resolve(future, ok, value)
+        if future.done():  # the caller went away (cancelled): nobody waits for this answer
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 class Storage:
