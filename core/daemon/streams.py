@@ -311,6 +311,12 @@ class StreamConsumer:
         try:
             await self._run(stop, max_seconds)
             await self.drain(self.drain_seconds)
+        except asyncio.CancelledError:
+            # cancelled, as a dying process would be: what it started goes too (unanswered entries stay
+            # pending and are claimed again), nothing answers later behind a live consumer's back
+            for task in list(self._in_flight):
+                task.cancel()
+            raise
         finally:
             self._running = False
             self._finished.set()
