@@ -103,6 +103,14 @@ def redact_url(url: str) -> str:
     return url
 
 
+class _JobFailed(Exception):
+    """One job of a group run without savepoints failed: the group's transaction rolls back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(index)
+        self.index, self.error = index, error
+
+
 class _Job:
     """One unit of database work waiting for the DB thread, and where its answer goes: an asyncio future
     (``loop`` set) or a ``concurrent.futures.Future``."""
@@ -136,8 +144,10 @@ class Storage:
     """The database, its models, and the one thread that talks to it.
 
     Jobs queue up while the DB thread is busy and run as one group: one transaction, one commit, one
-    wake-up of the event loop for all their answers (group commit). Each job keeps its own outcome: in a
-    group of several it runs in a savepoint, so one job's error rolls back that job alone. No answer is
+    wake-up of the event loop for all their answers (group commit). Each job keeps its own outcome. A group
+    first runs without savepoints (two statements per job, a round trip each on PostgreSQL); if one job
+    fails, the transaction rolls back, that job gets its error, and the others run again, each in a
+    savepoint, so a second failure rolls back that job alone (a job runs at most twice). No answer is
     delivered before the commit: a caller that got its answer has its writes durable (the intent before
     the send)."""
 
@@ -222,16 +232,13 @@ class Storage:
         if not batch:
             return
         try:
-            outcomes = self._call(self._in_one_transaction, batch)
-        except BaseException as exc:  # the database is away, or the commit failed: nothing of it stands
+            outcomes = self._run_batch(batch, savepoints=False)
+        except _JobFailed as failed:  # rolled back: that job has its answer, the others run again
             for job in batch:
                 self._revert(job)
-            if not is_conflict(exc):
-                self._deliver([(job, False, exc) for job in batch])
-                return
-            # a deadlock with another process's transaction: all of it rolled back, so each job runs again,
-            # alone (a small transaction rarely meets another one twice)
-            outcomes = [self._run_alone(job) for job in batch]
+            rest = batch[: failed.index] + batch[failed.index + 1 :]
+            outcomes = [(batch[failed.index], False, failed.error)]
+            outcomes += self._run_batch(rest, savepoints=True) if rest else []
         for job, ok, _value in outcomes:
             if ok:
                 for effect in job.then:
@@ -240,6 +247,22 @@ class Storage:
                     except Exception:
                         logger.exception("an effect after a database commit failed")
         self._deliver(outcomes)
+
+    def _run_batch(self, batch: list[_Job], *, savepoints: bool) -> list[tuple[_Job, bool, Any]]:
+        """The batch in one transaction; when that is lost (the database is away, the commit failed) every
+        job gets the error, or after a deadlock runs again alone. Raises ``_JobFailed`` without savepoints."""
+        try:
+            return self._call(self._in_one_transaction, batch, savepoints)
+        except _JobFailed:
+            raise
+        except BaseException as exc:  # the database is away, or the commit failed: nothing of it stands
+            for job in batch:
+                self._revert(job)
+            if not is_conflict(exc):
+                return [(job, False, exc) for job in batch]
+            # a deadlock with another process's transaction: all of it rolled back, so each job runs again,
+            # alone (a small transaction rarely meets another one twice)
+            return [self._run_alone(job) for job in batch]
 
     def _run_alone(self, job: _Job, attempts: int = 5) -> tuple[_Job, bool, Any]:
         for attempt in range(1, attempts + 1):
@@ -252,19 +275,19 @@ class Storage:
                 time.sleep(0.002 * attempt * (1 + random.random()))  # apart from the other transaction
         raise AssertionError("unreachable")
 
-    def _in_one_transaction(self, batch: list[_Job]) -> list[tuple[_Job, bool, Any]]:
+    def _in_one_transaction(self, batch: list[_Job], savepoints: bool = True) -> list[tuple[_Job, bool, Any]]:
         outcomes: list[tuple[_Job, bool, Any]] = []
         alone = len(batch) == 1
         # a deferred BEGIN: a group of reads takes no write lock (readers go on while another process
         # writes); SQLite refusing a write because another process wrote since this group's first read
         # (BUSY_SNAPSHOT) is a conflict: the jobs run again, each alone (``_run_group``)
         with self.db.atomic():
-            for job in batch:
+            for index, job in enumerate(batch):
                 job.undo.clear()
                 job.then.clear()
                 self._current = job
                 try:
-                    if alone:  # its error rolls back the transaction: that is its own
+                    if alone or not savepoints:  # an error rolls back the whole transaction
                         value = self._run_job(job.fn)
                     else:
                         with self.db.savepoint():
@@ -272,6 +295,8 @@ class Storage:
                 except Exception as exc:
                     if alone or isinstance(exc, DatabaseUnavailable) or is_outage(exc):
                         raise  # the whole group is lost: the caller reverts and answers every job
+                    if not savepoints:
+                        raise _JobFailed(index, exc) from exc
                     self._revert(job)
                     outcomes.append((job, False, exc))
                 else:

@@ -26,9 +26,9 @@ def group_sizes(storage: Storage, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     original = Storage._in_one_transaction
 
-    def counted(self: Storage, batch: list[Any]) -> Any:
+    def counted(self: Storage, batch: list[Any], *args: Any) -> Any:
         sizes.append(len(batch))
-        return original(self, batch)
+        return original(self, batch, *args)
 
     monkeypatch.setattr(Storage, "_in_one_transaction", counted)
     return sizes
@@ -81,6 +81,36 @@ async def test_a_failing_job_rolls_back_alone_and_forgets_its_claim(db_url: str)
     assert ("ex", "n-b-0") not in store._cache  # the rolled-back claim is not remembered as taken
     # and it can be claimed again, for real this time
     assert await storage.run(store.claim, "ex", "b", lambda attempt: f"n-b-{attempt}") == "n-b-0"
+    await storage.close()
+
+
+async def test_failing_jobs_cost_one_rerun_of_the_others_at_most(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group runs first without savepoints; a failure rolls it back and the others run once more, each in
+    a savepoint: with many failures (a hostile caller's requests) no job runs more than twice, the good ones
+    are stored once and their after-commit effects happen once."""
+    storage = await Storage.open(db_url)
+    sizes = group_sizes(storage, monkeypatch)
+    runs: dict[int, int] = {}
+    effects: list[int] = []
+
+    def job(n: int) -> int:
+        runs[n] = runs.get(n, 0) + 1
+        insert_claim(storage, n)
+        storage.after_commit(lambda: effects.append(n))
+        if n % 3 == 1:
+            raise ValueError(f"job {n} refuses")
+        return n
+
+    with db_thread_held(storage):
+        tasks = [asyncio.ensure_future(storage.run(job, n)) for n in range(12)]
+        await asyncio.sleep(0.05)
+    answers = await asyncio.gather(*tasks, return_exceptions=True)
+    good = [n for n in range(12) if n % 3 != 1]
+    assert [a for a in answers if not isinstance(a, Exception)] == good
+    assert all(isinstance(answers[n], ValueError) for n in range(12) if n % 3 == 1)
+    assert max(runs.values()) == 2 and sizes == [12, 11]  # one optimistic pass, then savepoints
+    rows = await storage.run(lambda: sorted(int(r.native_id[1:]) for r in storage.m.ClientId.select()))
+    assert rows == good and sorted(effects) == good
     await storage.close()
 
 
