@@ -11,7 +11,7 @@ peewee. They run through ``Database.execute_sql`` on the DB thread: the driver's
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import peewee
@@ -31,9 +31,13 @@ class PreparedTable:
         #: UPDATE ... RETURNING answers the row in the same statement (PostgreSQL; SQLite since 3.35)
         self.update_returns = self.returning or sqlite3.sqlite_version_info >= (3, 35, 0)
         self._sql: dict[Any, str] = {}
+        #: per column: the value types its field would pass through unchanged, both ways (skipped: a
+        #: conversion call per column per row is most of the cost of a wide row), and its conversions
+        self._same = {name: _unchanged_types(field) for name, field in self.fields.items()}
+        self._writers: dict[tuple[str, ...], tuple[tuple[str, tuple[type, ...], Any], ...]] = {}
         #: every column, in model order, and how each comes back from the driver
         self.columns = tuple(self.fields)
-        self._readers = tuple(self.fields[name].python_value for name in self.columns)
+        self._readers = tuple((name, self._same[name], self.fields[name].python_value) for name in self.columns)
         self._columns = ", ".join(self._q(c) for c in self.columns)
         self._select = "SELECT " + self._columns
 
@@ -43,9 +47,15 @@ class PreparedTable:
     def _q(self, name: str) -> str:
         return self._quoted(self.fields[name].column_name)
 
-    def _values(self, names: Iterable[str], values: Mapping[str, Any]) -> list[Any]:
-        fields = self.fields
-        return [fields[name].db_value(values[name]) for name in names]
+    def _values(self, names: tuple[str, ...], values: Mapping[str, Any]) -> list[Any]:
+        writers = self._writers.get(names)
+        if writers is None:
+            writers = self._writers[names] = tuple((n, self._same[n], self.fields[n].db_value) for n in names)
+        out = []
+        for name, same, write in writers:
+            value = values[name]
+            out.append(value if type(value) in same else write(value))
+        return out
 
     def insert(self, values: Mapping[str, Any]) -> int:
         """INSERT one row; its new primary key."""
@@ -126,12 +136,38 @@ class PreparedTable:
 
     def params(self, names: Sequence[str], values: Sequence[Any]) -> list[Any]:
         """``values`` of the columns ``names`` as the driver takes them (each field's ``db_value``)."""
-        return [self.fields[n].db_value(v) for n, v in zip(names, values, strict=True)]
+        return self._values(tuple(names), dict(zip(names, values, strict=True)))
 
     def _read(self, row: Sequence[Any] | None) -> dict[str, Any] | None:
         if row is None:
             return None
         return {
-            name: (None if value is None else read(value))
-            for name, read, value in zip(self.columns, self._readers, row, strict=True)
+            name: (value if type(value) in same else read(value))
+            for (name, same, read), value in zip(self._readers, row, strict=True)
         }
+
+
+#: peewee's own field classes whose ``db_value`` and ``python_value`` answer a value of these exact types
+#: unchanged (``Field``: None stays None, else ``adapt``, which is ``str``/``int``/``bool`` of the value).
+#: Subclasses are not in it: they may convert (money, JSON, times), so they always get their call.
+_PASSTHROUGH: dict[type[peewee.Field], tuple[type, ...]] = {
+    peewee.CharField: (str,),
+    peewee.TextField: (str,),
+    peewee.IntegerField: (int,),
+    peewee.BigIntegerField: (int,),
+    peewee.AutoField: (int,),
+    peewee.BigAutoField: (int,),
+    peewee.BooleanField: (bool,),
+}
+
+
+def _unchanged_types(field: peewee.Field) -> tuple[type, ...]:
+    """Value types (exact, not subclasses) that this field stores and reads back as they are: None for
+    every field whose conversions keep it (peewee's, and ours: money, JSON, times), and the plain type of
+    peewee's simple fields. Anything else goes through the field's conversion, as with peewee."""
+    try:
+        keeps_none = field.db_value(None) is None and field.python_value(None) is None
+    except Exception:  # a field that refuses None converts it its own way: always ask it
+        keeps_none = False
+    nothing: tuple[type, ...] = (type(None),) if keeps_none else ()
+    return nothing + _PASSTHROUGH.get(type(field), ())

@@ -139,3 +139,24 @@ async def test_a_token_revoked_elsewhere_is_refused_at_the_next_request(db_url: 
     assert await storage.run(tokens.verify, token) is None
     await other.close()
     await storage.close()
+
+
+async def test_values_skipped_by_the_fast_path_are_the_ones_fields_keep_unchanged(db_url: str) -> None:
+    """The conversion each column skips (a value of a type its field passes through) is one the field would
+    have answered unchanged, both ways; money, JSON and times always get their field's conversion."""
+    from terminal5.storage.prepared import PreparedTable
+
+    storage = await Storage.open(db_url)
+    samples: list[Any] = [None, "", "x", "0.1", 0, 7, -3, True, False, Decimal("0.1"), 1.5, b"b"]
+    for model in (storage.m.OrderRow, storage.m.Broker, storage.m.ApiToken, storage.m.AuditRecord, storage.m.ClientId):
+        table = PreparedTable(model)
+        for name, field in table.fields.items():
+            for value in samples:
+                if type(value) in table._same[name]:
+                    for convert in (field.db_value, field.python_value):
+                        out = convert(value)
+                        assert out is value or (type(out) is type(value) and out == value), (model, name, value)
+        for name in ("price", "raw_response", "created_at"):
+            if name in table.fields:
+                assert table._same[name] == (type(None),)  # never skipped but for None
+    await storage.close()
