@@ -7,7 +7,8 @@ accepted it.
 * ``t5_gateway``: ``Gateway.place_order`` on SQLite, every guarantee on (intent before the send, result and
   audit stored), logging configured as the daemon does;
 * ``ccxt``: CCXT async, its throttle off, every URL pointed at the simulator, a loopback-only session;
-* ``floor``: a minimal hand-written signed aiohttp request, the least any client can do.
+* ``floor``: a minimal hand-written signed aiohttp request, the least any client can do (``floor_daemon.py``
+  serves it over HTTP: the least any daemon can do).
 """
 
 from __future__ import annotations
@@ -250,9 +251,10 @@ def _check_every_url(urls: Any) -> None:
 
 
 # --- the floor ----------------------------------------------------------------------------------------------
-async def open_floor(exchange: str, url: str) -> Client:
+async def open_floor(exchange: str, url: str, client: str = "floor") -> Client:
+    """The floor client; ``client`` names whose simulator accounts it uses (``floor_daemon.py`` reuses it)."""
     check_loopback_url(url)
-    every = accounts(exchange, "floor")
+    every = accounts(exchange, client)
     o = ORDERS[exchange]
     session = loopback_session()
     # Kraken: nonces must arrive in order, so one private call per key at a time, as Terminal 5's Kraken
@@ -313,4 +315,4 @@ async def open_floor(exchange: str, url: str) -> Client:
     async def close() -> None:
         await session.close()
 
-    return Client("floor", exchange, {"binance": binance, "kraken": kraken, "bitget": bitget}[exchange], close)
+    return Client(client, exchange, {"binance": binance, "kraken": kraken, "bitget": bitget}[exchange], close)

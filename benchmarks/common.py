@@ -36,7 +36,7 @@ ACCOUNTS: dict[str, dict[str, Any]] = {
 
 #: the clients measured; each gets its own accounts on the simulator, so no client's order counts or
 #: nonces ever reach another's
-CLIENTS = ("t5_native", "t5_gateway", "t5_daemon", "ccxt", "floor", "probe")
+CLIENTS = ("t5_native", "t5_gateway", "t5_daemon", "ccxt", "floor", "floor_daemon", "probe")
 #: accounts per client: orders go round-robin over them, so a run at concurrency 32 stays inside each
 #: account's published order-rate limits (Terminal 5 honours them; CCXT's throttle is off) without
 #: switching any limit off. One shared native client serves them all, as in the product.

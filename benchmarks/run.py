@@ -12,6 +12,9 @@ Starts each exchange's simulator (``register_simulators``) in its own process on
                  the load from a third process; CPU is the daemon's own;
 * ``ccxt``       CCXT async (the ``bench`` extra pins it), throttle off, every URL at the simulator;
 * ``floor``      a minimal hand-written signed aiohttp request;
+* ``floor_daemon`` ``floor_daemon.py``: the floor client behind an aiohttp server answering the T5 daemon's
+                 order route, no storage: the least any daemon on aiohttp can do, measured as ``t5_daemon``
+                 is (its own process, the same load generator, its own CPU);
 * scale-out      (Binance) one ``terminal5 run`` daemon, then two, sharing the Redis Streams front door (a
                  private redis-server) and PostgreSQL (a fresh schema, dropped after): throughput and the
                  daemons' CPU per order, two over one (target <= 1.10). ``--scale-out`` runs only this;
@@ -19,8 +22,10 @@ Starts each exchange's simulator (``register_simulators``) in its own process on
 
 Metrics: CPU per order (process CPU time / orders: every thread), p50/p99 latency and throughput at
 concurrency 1 and 32; cold and warm start to the first order; memory at 1/10/50 brokers against 50 CCXT
-instances. Prints a table of ratios (vs CCXT, vs the floor) and writes JSON (``benchmarks/results/
-latest.json``). Every loop is bounded in count and in time; nothing leaves 127.0.0.1.
+instances. Prints a table of ratios (vs CCXT, vs the floor; under it, the T5 daemon vs the floor daemon and
+the floor daemon vs CCXT) and writes JSON (``benchmarks/results/latest.json``). ``--quick`` runs the daemon
+paths on Binance only, unless ``--exchanges`` names the exchanges. Every loop is bounded in count and in
+time; nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -44,9 +49,11 @@ sys.path.insert(0, str(HERE))
 import clients  # noqa: E402
 from common import accounts, check_loopback_url, dumps, measure, merge  # noqa: E402
 from daemon_path import Daemon  # noqa: E402
+from floor_daemon import floor_daemon_process  # noqa: E402
 from scaleout import Unavailable, scale_out, scale_out_table  # noqa: E402
 
 IN_PROCESS = ("t5_native", "t5_gateway", "ccxt", "floor")
+DAEMONS = ("t5_daemon", "floor_daemon")  # in their own processes, the load from load.py
 OPENERS: dict[str, Callable[..., Any]] = {"t5_native": clients.open_t5_native, "ccxt": clients.open_ccxt,
                                           "floor": clients.open_floor}
 
@@ -118,7 +125,7 @@ async def open_client(name: str, exchange: str, url: str, work: Path) -> clients
 
 
 async def order_paths(exchange: str, url: str, plan: Plan, work: Path, names: list[str],
-                      daemon: Daemon | None, log: Callable[[str], None]) -> dict[str, Any]:
+                      daemons: dict[str, Daemon], log: Callable[[str], None]) -> dict[str, Any]:
     opened: dict[str, clients.Client] = {}
     failures: dict[str, str] = {}
     runs: dict[str, dict[int, list[dict[str, Any]]]] = {}
@@ -133,16 +140,15 @@ async def order_paths(exchange: str, url: str, plan: Plan, work: Path, names: li
             except Exception as exc:  # reported in the results, the other clients still run
                 failures[name] = f"{type(exc).__name__}: {exc}"[:500]
                 log(f"  {exchange}/{name}: could not start: {failures[name]}")
-        if daemon is not None:
+        for daemon in daemons.values():
             daemon.load(warmup, 8, plan.max_seconds)  # warm-up
         offset = 0
         for r in range(plan.rounds):
-            order = list(opened) if r % 2 == 0 else list(reversed(opened))  # alternate who goes first
-            for name in order + (["t5_daemon"] if daemon is not None else []):
+            every = [*opened, *daemons]
+            for name in every if r % 2 == 0 else reversed(every):  # alternate who goes first
                 for conc, count in plan.orders.items():
-                    if name == "t5_daemon":
-                        assert daemon is not None
-                        result = daemon.load(count, conc, plan.max_seconds)
+                    if name in daemons:
+                        result = daemons[name].load(count, conc, plan.max_seconds)
                     else:
                         result = await measure(opened[name].place, orders=count, concurrency=conc,
                                                max_seconds=plan.max_seconds, start=offset)
@@ -208,7 +214,7 @@ def table(results: dict[str, Any]) -> str:
             key = f"conc_{conc}"
             ref = paths.get("ccxt", {}).get(key, {})
             floor = paths.get("floor", {}).get(key, {})
-            for name in ("t5_native", "t5_gateway", "t5_daemon", "ccxt", "floor"):
+            for name in ("t5_native", "t5_gateway", "t5_daemon", "floor_daemon", "ccxt", "floor"):
                 r = paths.get(name, {}).get(key)
                 if not r:
                     continue
@@ -219,6 +225,7 @@ def table(results: dict[str, Any]) -> str:
                     f"{r['throughput']} | {ratio(r['throughput'], ref.get('throughput'))} |")
     if len(lines) == 2:
         lines = []  # no order path measured (--scale-out)
+    lines += daemon_lines(results)
     lines += ["", "| exchange | T5 cold → 1st order | T5 warm | T5 warm, in process (open → 1st order) | CCXT cold | "
                   "T5 1 / 10 / 50 brokers MB | CCXT 1 / 50 instances MB | 50 CCXT / 50 T5 (over a bare python+aiohttp) |",
               "|---|---|---|---|---|---|---|---|"]
@@ -245,6 +252,28 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines).strip("\n")
 
 
+def daemon_lines(results: dict[str, Any]) -> list[str]:
+    """Under the table: the T5 daemon against the floor daemon (the least any daemon on aiohttp does here),
+    and the floor daemon's throughput against CCXT's bare library (how far any daemon could get)."""
+    lines = []
+    for exchange, data in results["exchanges"].items():
+        paths = data.get("paths", {})
+        for conc in (1, 32):
+            key = f"conc_{conc}"
+            t5, fd = paths.get("t5_daemon", {}).get(key), paths.get("floor_daemon", {}).get(key)
+            ref = paths.get("ccxt", {}).get(key, {})
+            parts = []
+            if t5 and fd:
+                parts.append(f"t5_daemon vs floor daemon: CPU/order {ratio(t5['cpu_us_per_order'], fd['cpu_us_per_order'])}, "
+                             f"throughput {ratio(t5['throughput'], fd['throughput'])}")
+            if fd and ref:
+                parts.append(f"floor daemon vs CCXT: throughput {ratio(fd['throughput'], ref.get('throughput'))}, "
+                             f"CPU/order {ratio(fd['cpu_us_per_order'], ref.get('cpu_us_per_order'))}")
+            if parts:
+                lines.append(f"- {exchange}, conc {conc}: " + "; ".join(parts))
+    return ["", *lines] if lines else []
+
+
 def machine() -> dict[str, Any]:
     load = os.getloadavg()
     return {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
@@ -261,12 +290,26 @@ def _ccxt_version() -> str | None:
 
 
 # --- main ----------------------------------------------------------------------------------------------------
+def start_daemon(name: str, exchange: str, url: str, work: Path) -> Daemon:
+    """``t5_daemon`` (``terminal5 run`` on SQLite) or ``floor_daemon`` (no database, and stopping by itself
+    after the simulator's own limit), started."""
+    data_dir = work / f"{name}-{exchange}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if name == "floor_daemon":
+        daemon = floor_daemon_process(exchange, url, data_dir, max_seconds=1800)
+        daemon.launch()
+    else:
+        daemon = Daemon(exchange, url, data_dir)
+        daemon.start()
+    return daemon
+
+
 async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str], None],
               paths: list[str] | None = None, with_startup: bool = True, own_logs: bool = True,
               with_scale_out: bool = True, postgres_url: str | None = None) -> dict[str, Any]:
     with_ccxt = ccxt_available()
     names = [n for n in (IN_PROCESS if paths is None else paths) if n in IN_PROCESS and (n != "ccxt" or with_ccxt)]
-    want_daemon = paths is None or "t5_daemon" in paths
+    want_daemons = [n for n in DAEMONS if paths is None or n in paths]
     results: dict[str, Any] = {"machine": machine(), "quick": plan.quick, "exchanges": {},
                                "notes": [] if with_ccxt else ["ccxt not installed: pip install '.[bench]'"]}
     os.environ["TERMINAL5_DATA_DIR"] = str(work / "native-data")  # plugin caches, Kraken nonce marks
@@ -275,17 +318,16 @@ async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str],
     for exchange in exchanges:
         log(f"{exchange}: starting its simulator")
         sim = Simulator(exchange, max_seconds=1800)
-        daemon = None
+        daemons: dict[str, Daemon] = {}
         try:
-            if want_daemon and exchange in plan.daemon_exchanges:
-                daemon = Daemon(exchange, sim.url, work / f"daemon-{exchange}")
-                daemon.data_dir.mkdir(parents=True, exist_ok=True)
-                daemon.start()
+            if exchange in plan.daemon_exchanges:
+                for name in want_daemons:
+                    daemons[name] = start_daemon(name, exchange, sim.url, work)
             entry: dict[str, Any] = {"simulator": "shipped", "paths": await order_paths(
-                exchange, sim.url, plan, work, names, daemon, log) if names or daemon else {}}
-            if daemon is not None:
+                exchange, sim.url, plan, work, names, daemons, log) if names or daemons else {}}
+            for daemon in daemons.values():
                 daemon.stop()
-                daemon = None
+            daemons = {}
             if with_scale_out and exchange == plan.scale_out_exchange:
                 log(f"{exchange}: scale-out, 1 then 2 daemons on Redis Streams + PostgreSQL")
                 try:
@@ -301,7 +343,7 @@ async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str],
                 entry["startup"] = startup_and_memory(exchange, sim.url, plan, work, with_ccxt, log)
             results["exchanges"][exchange] = entry
         finally:
-            if daemon is not None:
+            for daemon in daemons.values():
                 daemon.stop()
             sim.stop()
     results["machine"]["loadavg_at_end"] = [round(x, 2) for x in os.getloadavg()]
@@ -311,8 +353,9 @@ async def run(plan: Plan, exchanges: list[str], work: Path, log: Callable[[str],
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer orders and rounds (about two minutes)")
-    parser.add_argument("--exchanges", help="comma-separated (default: every exchange with a simulator)")
-    parser.add_argument("--paths", help="comma-separated subset of t5_native,t5_gateway,t5_daemon,ccxt,floor")
+    parser.add_argument("--exchanges", help="comma-separated (default: every exchange with a simulator); the "
+                                             "daemon paths run on each of them, --quick or not")
+    parser.add_argument("--paths", help="comma-separated subset of t5_native,t5_gateway,t5_daemon,floor_daemon,ccxt,floor")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up and memory probes")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--scale-out", action="store_true",
@@ -327,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     plan = Plan(args.quick)
     exchanges = args.exchanges.split(",") if args.exchanges else available_exchanges()
+    if args.exchanges:
+        plan.daemon_exchanges = tuple(exchanges)
     if args.scale_out:
         exchanges = [plan.scale_out_exchange]
     plan.scale_out_orders = args.scale_out_orders or plan.scale_out_orders

@@ -60,6 +60,31 @@ async def test_the_benchmark_pieces_produce_well_formed_results(tmp_path: Path,
     assert results["machine"]["cpus"] and len(results["machine"]["loadavg_at_end"]) == 3
 
 
+async def test_the_floor_daemon_path_runs_through_the_daemon_machinery_and_stops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The floor daemon (no database) answers the load generator's orders from its own process; it is
+    measured like the T5 daemon, shows in the table and under it, and is stopped after the run."""
+    monkeypatch.setenv("TERMINAL5_DATA_DIR", str(tmp_path / "data"))
+    plan = TinyPlan()
+    plan.daemon_exchanges = ("binance",)
+    results = await bench.run(plan, ["binance"], tmp_path, lambda line: None, paths=["floor", "floor_daemon"],
+                              with_startup=False, own_logs=False, with_scale_out=False)
+    paths = results["exchanges"]["binance"]["paths"]
+    assert set(paths) == {"floor", "floor_daemon"}, paths
+    _well_formed(paths["floor_daemon"]["conc_1"], 3, 1)
+    _well_formed(paths["floor_daemon"]["conc_32"], 6, 32)
+    table = bench.table(results)
+    assert "| binance | floor_daemon | 32 |" in table
+    made_up = {name: {"conc_32": {"cpu_us_per_order": cpu, "throughput": rate}}
+               for name, cpu, rate in (("t5_daemon", 900.0, 300.0), ("floor_daemon", 300.0, 1000.0),
+                                       ("ccxt", 400.0, 1250.0))}
+    assert bench.daemon_lines({"exchanges": {"binance": {"paths": made_up}}}) == [
+        "", "- binance, conc 32: t5_daemon vs floor daemon: CPU/order 3.00x, throughput 0.30x; "
+            "floor daemon vs CCXT: throughput 0.80x, CPU/order 0.75x"]
+    assert _bench_children() == []
+
+
 async def test_the_benchmark_refuses_any_address_but_loopback() -> None:
     assert check_loopback_url("http://127.0.0.1:8600/api") and check_loopback_url("http://[::1]:1/")
     with pytest.raises(NotLoopback):
@@ -79,7 +104,8 @@ def _bench_children() -> list[str]:
             cmdline = (status.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except (OSError, StopIteration):
             continue
-        if int(ppid) == os.getpid() and any(k in cmdline for k in ("terminal5.cli run", "redis-server", "simproc.py")):
+        if int(ppid) == os.getpid() and any(k in cmdline for k in ("terminal5.cli run", "floor_daemon.py", "redis-server",
+                                                                   "simproc.py")):
             found.append(cmdline)
     return found
 
