@@ -72,6 +72,11 @@ def reads_back(options: Mapping[str, Any] | None, params: Mapping[str, str], def
 
 #: ClosedOrders / TradesHistory pages read at most per call (50 per page): bounds the REST counter spent.
 MAX_PAGES = 20
+#: ``EAPI:Invalid nonce`` refuses a call before Kraken processes it: another process sharing the key got a
+#: higher nonce there first (calls in flight reach Kraken in either order). The call is signed again with a
+#: fresh nonce, this many times at most and a few ms apart: many invalid nonces lock the key out (~15 min)
+NONCE_RETRIES = 2
+INVALID_NONCE = "EAPI:Invalid nonce"
 
 
 class KrakenClient:
@@ -118,6 +123,18 @@ class KrakenClient:
 
     async def _signed_send(self, ctx: CallContext, credentials: Credentials, path: str,
                            params: Mapping[str, str], endpoint: str) -> Any:
+        for attempt in range(NONCE_RETRIES + 1):
+            try:
+                return await self._signed_send_once(ctx, credentials, path, params, endpoint)
+            except AuthenticationError as exc:
+                if exc.code != INVALID_NONCE or attempt == NONCE_RETRIES:
+                    raise
+                log.warning("{}: invalid nonce (is another process using this key?); signing again", path)
+                await asyncio.sleep(0.002 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _signed_send_once(self, ctx: CallContext, credentials: Credentials, path: str,
+                                params: Mapping[str, str], endpoint: str) -> Any:
         # The nonce is taken after any wait (rate limit, key lock), right before sending.
         nonce = self.nonces.for_options(ctx.options).next(credentials.fingerprint)
         fields = [("nonce", str(nonce)), *params.items()]

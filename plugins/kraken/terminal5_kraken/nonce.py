@@ -13,6 +13,8 @@ Kraken rejects a private call whose nonce is not above every nonce it has seen f
 What no client can guarantee: two calls *in flight* at once may reach Kraken in the other order. Kraken's
 answer to that is the key's "nonce window" setting; give each gateway host its own key, or set a window,
 when one key serves concurrent calls (see the README). Processes on different hosts never share a mark.
+A call refused that way (``EAPI:Invalid nonce``, before Kraken processed it) is signed again with a fresh
+nonce, twice at most (``terminal5_kraken.client.NONCE_RETRIES``).
 """
 
 from __future__ import annotations
