@@ -1,8 +1,9 @@
-"""Where the time of an order goes, on the Binance simulator: cProfile on every thread (the database thread
+"""Where the time of an order goes, on a shipped simulator (``--exchange``, Binance by default): cProfile on every thread (the database thread
 included) of the gateway path in process, and stage timers in the gateway or in the daemon (``terminal5
 run`` with the timers installed, load from another process).
 
-    python benchmarks/profiling.py gateway|daemon [--orders 600] [--concurrency 32] [--top 40]
+    python benchmarks/profiling.py gateway|daemon [--exchange binance|kraken|bitget] [--orders 600]
+        [--concurrency 32] [--top 40]
 
 Prints the top functions by own time and by cumulative time, in µs per order, scaled so that their sum
 matches the CPU per order measured without the profiler (the profiler's own overhead removed in
@@ -149,9 +150,9 @@ def report(stats: pstats.Stats, orders: int, cpu_us_per_order: float | None, top
 
 
 async def gateway(
-    orders: int, concurrency: int, work: Path, profiled: bool, timed: bool = False
+    orders: int, concurrency: int, work: Path, profiled: bool, timed: bool = False, exchange: str = "binance"
 ) -> tuple[dict[str, Any], Any]:
-    sim = Simulator("binance", max_seconds=900)
+    sim = Simulator(exchange, max_seconds=900)
     try:
         os.environ["TERMINAL5_DATA_DIR"] = str(work / "native-data")
         clients.configure_logs(work / "logs")
@@ -159,7 +160,7 @@ async def gateway(
             profile_every_thread()  # before the gateway starts its database thread
         if timed:
             install_stage_timers()
-        client = await clients.open_t5_gateway("binance", sim.url, work / f"gw-{profiled}-{timed}")
+        client = await clients.open_t5_gateway(exchange, sim.url, work / f"gw-{profiled}-{timed}")
         try:
             await measure(client.place, orders=64, concurrency=8, max_seconds=60, start=800_000)  # warm-up
             if profiled:
@@ -175,13 +176,14 @@ async def gateway(
         sim.stop()
 
 
-def daemon(orders: int, concurrency: int, work: Path, timed: bool) -> tuple[dict[str, Any], dict[str, Any] | None]:
+def daemon(orders: int, concurrency: int, work: Path, timed: bool,
+           exchange: str = "binance") -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The daemon, plain or with the stage timers installed in its process (cProfile on every thread of a
     daemon distorts more than it shows: its many small peewee calls)."""
-    sim = Simulator("binance", max_seconds=900)
+    sim = Simulator(exchange, max_seconds=900)
     out = work / "daemon-stages.json"
     command = [sys.executable, str(HERE / "profiling.py"), "daemon-child", str(out)] if timed else None
-    d = Daemon("binance", sim.url, work / f"daemon-{timed}", command=command)
+    d = Daemon(exchange, sim.url, work / f"daemon-{timed}", command=command)
     d.data_dir.mkdir(parents=True, exist_ok=True)
     try:
         d.start()
@@ -225,21 +227,23 @@ def main() -> None:
     parser.add_argument("--orders", type=int, default=600)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--exchange", default="binance", choices=("binance", "kraken", "bitget"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="t5prof-") as tmp:
         work = Path(tmp)
         if args.path == "gateway":
-            plain, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False))
-            profiled, stats = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=True))
-            timed, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False, timed=True))
+            ex = args.exchange
+            plain, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False, exchange=ex))
+            profiled, stats = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=True, exchange=ex))
+            timed, _ = asyncio.run(gateway(args.orders, args.concurrency, work, profiled=False, timed=True, exchange=ex))
             print(
                 f"stage timers ({timed['orders']} orders at concurrency {args.concurrency}; "
                 f"{timed['cpu_us_per_order']} µs CPU/order with the timers, {plain['cpu_us_per_order']} without):"
             )
             print(stage_report(timed["orders"]))
         else:
-            plain, _ = daemon(args.orders, args.concurrency, work, timed=False)
-            timed, stages = daemon(args.orders, args.concurrency, work, timed=True)
+            plain, _ = daemon(args.orders, args.concurrency, work, timed=False, exchange=args.exchange)
+            timed, stages = daemon(args.orders, args.concurrency, work, timed=True, exchange=args.exchange)
             _stages.update(stages or {})
             print(
                 f"stage timers in the daemon ({timed['orders']} orders at concurrency {args.concurrency}; "
