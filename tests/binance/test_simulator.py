@@ -215,3 +215,73 @@ async def test_partial_fills_on_demand_over_the_control_route(sim: BinanceSimula
     assert (order["status"], order["executedQty"]) == ("PARTIALLY_FILLED", "0.005")
     wallet = sim.wallet(KEY)
     assert wallet.free["BTC"] == Decimal("1.005") and wallet.locked["USDT"] == Decimal("0.015") * 29000
+
+
+def _scan(sim: BinanceSimulator, key: str, futures: bool, symbol: str | None = None) -> list[dict[str, Any]]:
+    """What a scan over every order ever placed answers (the lookups' indexes must agree with it)."""
+    return [o for i, o in sim.orders.items() if sim.owner.get(i) == key and (i in sim.futures_ids) is futures
+            and symbol in (None, o["symbol"])]
+
+
+async def test_order_indexes_answer_as_a_scan_would_after_many_orders(sim: BinanceSimulator) -> None:
+    small = {"quantity": "0.00100", "price": "29000.00"}
+    async with aiohttp.ClientSession() as s:
+        placed = {}
+        for i in range(60):
+            status, body = await call(s, sim.url, "POST", "/api/v3/order", limit_buy(f"ix-{i}", **small))
+            assert status == 200
+            placed[f"ix-{i}"] = body["orderId"]
+        assert (await call(s, sim.url, "POST", "/api/v3/order", limit_buy("ix-5", **small), OTHER_KEY, OTHER_SECRET))[0] == 200
+        assert (await call(s, sim.url, "POST", "/api/v3/order", limit_buy("ix-5", **small)))[1]["code"] == -2010
+        sim.fill(placed["ix-7"], "0.00100", "29000")  # filled: no longer open, its client id is free again
+        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "ix-42"})
+        assert status == 200 and body["orderId"] == placed["ix-42"]
+        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "ETHUSDT", "origClientOrderId": "ix-42"})
+        assert (status, body["code"]) == (400, -2013)  # the symbol filter still applies
+        status, body = await call(s, sim.url, "DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "ix-30"})
+        assert status == 200 and body["status"] == "CANCELED"
+        assert (await call(s, sim.url, "DELETE", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": str(placed["ix-30"])}))[1][
+            "code"] == -2011
+        _, open_before = await call(s, sim.url, "GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"})
+        for cid in ("ix-30", "ix-7"):  # cancelled or filled: the client id may be used again
+            status, again = await call(s, sim.url, "POST", "/api/v3/order", limit_buy(cid, **small))
+            assert status == 200 and again["orderId"] != placed[cid]
+            assert (await call(s, sim.url, "POST", "/api/v3/order", limit_buy(cid, **small)))[1]["code"] == -2010
+            status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "orderId": str(again["orderId"])})
+            assert status == 200 and body["clientOrderId"] == cid and body["status"] == "NEW"
+        # a lookup by client id answers the account's first order carrying it, as the scan did
+        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "ix-30"})
+        assert status == 200 and body["orderId"] == placed["ix-30"] and body["status"] == "CANCELED"
+        _, open_now = await call(s, sim.url, "GET", "/api/v3/openOrders", {})
+        expected = [sim._view(o) for o in _scan(sim, KEY, False) if o["status"] in ("NEW", "PARTIALLY_FILLED")]
+        assert [o["orderId"] for o in open_now] == [o["orderId"] for o in expected] and len(open_now) == 60
+        assert len(open_before) == 58 and "ix-30" not in [o["clientOrderId"] for o in open_before]
+        _, last5 = await call(s, sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT", "limit": "5"})
+        assert [o["orderId"] for o in last5] == [o["orderId"] for o in _scan(sim, KEY, False, "BTCUSDT")[-5:]]
+        _, every = await call(s, sim.url, "GET", "/api/v3/allOrders", {"symbol": "BTCUSDT"})
+        assert [o["orderId"] for o in every] == [o["orderId"] for o in _scan(sim, KEY, False, "BTCUSDT")]
+        _, trades = await call(s, sim.url, "GET", "/api/v3/myTrades", {"symbol": "BTCUSDT", "orderId": str(placed["ix-7"])})
+        assert [t["orderId"] for t in trades] == [placed["ix-7"]]
+        # an order a test puts in the book by hand is found too
+        sim.orders[1] = {**sim.orders[placed["ix-1"]], "orderId": 1, "clientOrderId": "by-hand"}
+        sim.owner[1] = KEY
+        status, body = await call(s, sim.url, "GET", "/api/v3/order", {"symbol": "BTCUSDT", "origClientOrderId": "by-hand"})
+        assert status == 200 and body["orderId"] == 1
+        # algo orders: duplicates only among NEW ones, looked up by id or client id
+        algo = {"symbol": "BTCUSDT", "algoType": "CONDITIONAL", "type": "STOP_MARKET", "side": "SELL",
+                "quantity": "0.010", "triggerPrice": "29000.0", "clientAlgoId": "ix-algo"}
+        status, first = await call(s, sim.url, "POST", "/fapi/v1/algoOrder", algo)
+        assert status == 200
+        assert (await call(s, sim.url, "POST", "/fapi/v1/algoOrder", algo))[1]["code"] == -4116
+        assert (await call(s, sim.url, "POST", "/fapi/v1/algoOrder", algo, OTHER_KEY, OTHER_SECRET))[0] == 200
+        assert (await call(s, sim.url, "DELETE", "/fapi/v1/algoOrder", {"clientAlgoId": "ix-algo"}))[0] == 200
+        status, second = await call(s, sim.url, "POST", "/fapi/v1/algoOrder", algo)
+        assert status == 200 and second["algoId"] != first["algoId"]
+        status, body = await call(s, sim.url, "GET", "/fapi/v1/algoOrder", {"algoId": str(second["algoId"])})
+        assert status == 200 and body["algoStatus"] == "NEW"
+        assert (await call(s, sim.url, "GET", "/fapi/v1/algoOrder", {"algoId": str(second["algoId"])}, OTHER_KEY,
+                           OTHER_SECRET))[1]["code"] == -2013
+        _, open_algos = await call(s, sim.url, "GET", "/fapi/v1/openAlgoOrders", {})
+        _, all_algos = await call(s, sim.url, "GET", "/fapi/v1/allAlgoOrders", {"symbol": "BTCUSDT"})
+        assert [a["algoId"] for a in open_algos] == [second["algoId"]]
+        assert [a["algoId"] for a in all_algos] == [first["algoId"], second["algoId"]]

@@ -206,3 +206,46 @@ async def test_opening_balances_and_a_market_buy_move_the_base_wallet() -> None:
         # 0.01 BTC at the ask (43010) less the 0.1 % fee in BTC; nothing stays held
         assert sim.wallet("poor-key").free == {"USDT": Decimal("69.9"), "BTC": Decimal("0.00999")}
         assert not any(sim.wallet("poor-key").locked.values())
+
+
+def test_client_oid_indexes_answer_as_a_scan_would_after_many_orders() -> None:
+    from terminal5_bitget.simulator_state import SimError
+
+    sim = BitgetSimulator([ALICE, BOB])
+    st, alice, bob = sim.state, sim.state.accounts[ALICE[0]], sim.state.accounts[BOB[0]]
+    spot = {"symbol": "BTCUSDT", "side": "buy", "orderType": "limit", "force": "gtc", "price": "42000", "size": "0.001"}
+    mix = {"symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginMode": "crossed", "marginCoin": "USDT",
+           "size": "0.01", "price": "40000.5", "side": "buy", "orderType": "limit", "force": "gtc"}
+    ids = [st.spot_place(alice, {**spot, "clientOid": f"b-{i}"}, constants.Spot.place)["orderId"] for i in range(40)]
+    assert st.spot_place(bob, {**spot, "clientOid": "b-3"}, constants.Spot.place)  # another account's namespace
+
+    def refused(place: Any, account: Any, params: dict[str, Any], path: str) -> str:
+        with pytest.raises(SimError) as caught:
+            place(account, params, path)
+        return caught.value.code
+
+    assert refused(st.spot_place, alice, {**spot, "clientOid": "b-3"}, constants.Spot.place) == "43118"
+    assert st.spot_find(alice, {"clientOid": "b-30"})["orderId"] == ids[30]  # type: ignore[index]
+    st.spot_cancel(alice, {"clientOid": "b-3"})
+    # Bitget refuses a clientOid any order ever carried, cancelled or not
+    assert refused(st.spot_place, alice, {**spot, "clientOid": "b-3"}, constants.Spot.place) == "43118"
+    assert st.spot_find(alice, {"clientOid": "b-3"})["status"] == "cancelled"  # type: ignore[index]
+    assert st.spot_find(bob, {"clientOid": "b-30"}) is None
+    # a modified order answers to its new clientOid only, and frees the old one
+    first = st.mix_place(alice, {**mix, "clientOid": "m-1"}, constants.Mix.place)
+    st.mix_modify(alice, {**mix, "clientOid": "m-1", "newClientOid": "m-1b", "newSize": "0.02", "newPrice": "40000.5"})
+    assert st.mix_find(alice, {"clientOid": "m-1b"})["orderId"] == first["orderId"]  # type: ignore[index]
+    assert st.mix_find(alice, {"clientOid": "m-1"}) is None
+    assert refused(st.mix_place, alice, {**mix, "clientOid": "m-1b"}, constants.Mix.place) == "40786"
+    second = st.mix_place(alice, {**mix, "clientOid": "m-1"}, constants.Mix.place)
+    assert st.mix_find(alice, {"clientOid": "m-1"})["orderId"] == second["orderId"]  # type: ignore[index]
+    # plans share the namespace: a plan's clientOid refuses an order, and plans are cancelled by it
+    plan = {"planType": "normal_plan", "symbol": "BTCUSDT", "productType": "USDT-FUTURES", "marginMode": "crossed",
+            "marginCoin": "USDT", "size": "0.01", "triggerPrice": "39000", "side": "sell", "orderType": "market"}
+    placed_plan = st.mix_plan_place(alice, {**plan, "clientOid": "p-1"}, constants.Mix.place_plan)
+    assert refused(st.spot_place, alice, {**spot, "clientOid": "p-1"}, constants.Spot.place) == "43118"
+    assert st.plan_cancel(alice, [{"clientOid": "p-1"}], mix=True) == [placed_plan]
+    # an order a test puts in the book by hand is found too
+    alice.orders["77"] = {**alice.orders[ids[1]], "orderId": "77", "clientOid": "by-hand"}
+    assert st.spot_find(alice, {"clientOid": "by-hand"})["orderId"] == "77"  # type: ignore[index]
+    assert refused(st.spot_place, alice, {**spot, "clientOid": "by-hand"}, constants.Spot.place) == "43118"

@@ -145,3 +145,47 @@ async def test_partial_fills_on_demand_over_the_control_route(sim: KrakenSimulat
         order = (await client.post("/0/private/QueryOrders", {"txid": txid, "userref": "7"}))["result"][txid]
     assert (order["status"], Decimal(order["vol_exec"]), Decimal(order["price"])) == ("open", Decimal("0.04"), 27500)
     assert sim.wallet(KEY).free["XXBT"] == Decimal("1.54")
+
+
+def _scan(sim: KrakenSimulator, key: str, statuses: tuple[str, ...]) -> list[str]:
+    """What a scan over every order ever placed answers (the lookups' indexes must agree with it)."""
+    return [t for t, o in sim.orders.items() if sim.owner_of(t) == key and o["status"] in statuses]
+
+
+async def test_order_indexes_answer_as_a_scan_would_after_many_orders(sim: KrakenSimulator) -> None:
+    order = {"pair": "XBTUSD", "type": "buy", "ordertype": "limit", "price": "27500.0", "volume": "0.01"}
+    async with aiohttp.ClientSession() as s:
+        client, other = Client(s, sim.url, KEY, OFFICIAL_SECRET), Client(s, sim.url, OTHER_KEY, OTHER_SECRET)
+        txids = {}
+        for i in range(50):
+            ident = {"cl_ord_id": f"k-{i}"} if i % 5 else {"userref": str(1000 + i % 2)}
+            placed = await client.post("/0/private/AddOrder", {**order, **ident})
+            assert placed["error"] == []
+            txids[i] = placed["result"]["txid"][0]
+        assert (await other.post("/0/private/AddOrder", {**order, "cl_ord_id": "k-1"}))["error"] == []
+        duplicate = await client.post("/0/private/AddOrder", {**order, "cl_ord_id": "k-1"})
+        assert duplicate["error"] == ["EGeneral:Invalid arguments:cl_ord_id"]
+        open_one = (await client.post("/0/private/OpenOrders", {"cl_ord_id": "k-3"}))["result"]["open"]
+        assert list(open_one) == [txids[3]]
+        assert (await client.post("/0/private/CancelOrder", {"cl_ord_id": "k-3"}))["result"]["count"] == 1
+        sim.fill(txids[4], Decimal("0.01"), Decimal("27500"))  # closed: its cl_ord_id is free again
+        for i in (3, 4):
+            again = await client.post("/0/private/AddOrder", {**order, "cl_ord_id": f"k-{i}"})
+            assert again["error"] == [] and again["result"]["txid"][0] != txids[i]
+            refused = await client.post("/0/private/AddOrder", {**order, "cl_ord_id": f"k-{i}"})
+            assert refused["error"] == ["EGeneral:Invalid arguments:cl_ord_id"]
+        # a userref cancels every open order carrying it (here the ten placed with 1000)
+        assert (await client.post("/0/private/CancelOrder", {"txid": "1000"}))["result"]["count"] == 5
+        open_now = (await client.post("/0/private/OpenOrders", {}))["result"]["open"]
+        assert list(open_now) == _scan(sim, KEY, ("pending", "open")) and len(open_now) == 50 - 2 - 5 + 2
+        by_ref = (await client.post("/0/private/OpenOrders", {"userref": "1001"}))["result"]["open"]
+        assert list(by_ref) == [txids[i] for i in range(5, 50, 10)]
+        closed = (await client.post("/0/private/ClosedOrders", {}))["result"]
+        assert list(closed["closed"]) == _scan(sim, KEY, ("closed", "canceled", "expired")) and closed["count"] == 7
+        assert (await other.post("/0/private/OpenOrders", {}))["result"]["open"].keys() == set(_scan(sim, OTHER_KEY, ("open",)))
+        # an order a test puts in the book by hand (no owner: the first account's) is found too
+        sim.orders["OBYHAND-00000-SIMULK"] = {**sim.orders[txids[1]], "cl_ord_id": "by-hand", "status": "open"}
+        open_one = (await client.post("/0/private/OpenOrders", {"cl_ord_id": "by-hand"}))["result"]["open"]
+        assert list(open_one) == ["OBYHAND-00000-SIMULK"]
+        assert (await client.post("/0/private/CancelOrder", {"txid": txids[1]}))["result"]["count"] == 1
+        assert (await client.post("/0/private/CancelOrder", {"txid": txids[1]}))["error"] == ["EOrder:Unknown order"]

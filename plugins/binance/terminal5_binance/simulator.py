@@ -44,6 +44,7 @@ from aiohttp import web
 from terminal5 import jsonutil
 from terminal5.decimals import is_multiple
 from terminal5.testing.fake_exchange import Account, Call, FakeExchange, Resting, Route, Wallet, json_body
+from terminal5.testing.fake_index import Ledger, Postings
 from terminal5_binance import constants as c
 from terminal5_binance.sim_markets import futures_exchange_info, reference_prices, spot_exchange_info
 
@@ -104,12 +105,18 @@ class BinanceSimulator(FakeExchange):
         super().__init__(accounts, **kwargs)
         self.last = last
         self.prices.update(reference_prices())
-        self.orders: dict[int, dict[str, Any]] = {}
+        self.orders: Ledger = Ledger()  # order id -> payload
         self.owner: dict[int, str] = {}  # order id -> api key
         self.futures_ids: set[int] = set()  # which of ``orders`` live on /fapi
-        self.algos: dict[int, dict[str, Any]] = {}
+        self.algos: Ledger = Ledger()  # algo id -> payload
         self.algo_owner: dict[int, str] = {}
         self.trades: list[dict[str, Any]] = []
+        # indexes over ``orders`` (see ``_index``): (key, futures) -> ids; (key, futures, symbol) -> ids;
+        # (key, futures, client id) -> ids; str(orderId) -> ids; (key, futures) -> ids that may be open
+        self._by_account, self._by_symbol, self._by_cid, self._by_text = Postings(), Postings(), Postings(), Postings()
+        self._maybe_open: dict[tuple[str, bool], dict[int, None]] = {}
+        # over ``algos``: key -> ids; (key, clientAlgoId) -> ids; and trades by str(orderId)
+        self._algos_of, self._algo_by_cid, self._trades_of = Postings(), Postings(), Postings()
         self.margin_calls: list[dict[str, str]] = []
         #: (method, path) of every request
         self.requests: list[tuple[str, str]] = []
@@ -182,6 +189,8 @@ class BinanceSimulator(FakeExchange):
         order["status"] = "FILLED" if executed == Decimal(order["origQty"]) else "PARTIALLY_FILLED"
         order["updateTime"] = self.now_ms()
         futures = order_id in self.futures_ids
+        if order["status"] in OPEN_STATUSES:  # a fill may reopen an order the open-orders index let go
+            self._maybe_open.setdefault((self.owner.get(order_id, ""), futures), {})[order_id] = None
         if not futures:
             order["cummulativeQuoteQty"] = str(Decimal(order["cummulativeQuoteQty"]) + qty_d * price_d)
             order.setdefault("fills", []).append({"price": str(price), "qty": str(qty), "commission": fee,
@@ -197,6 +206,7 @@ class BinanceSimulator(FakeExchange):
                             "isBuyer": order["side"] == "BUY", "isMaker": False, "isBestMatch": True,
                             "futures": futures, "side": order["side"], "positionSide": order.get("positionSide", "BOTH"),
                             "realizedPnl": "0", "marginAsset": "USDT", "buyer": order["side"] == "BUY", "maker": False})
+        self._trades_of.add(str(order_id), self.trades[-1])
 
     def _quote(self, order: Mapping[str, Any], futures: bool) -> str:
         info = (self.futures_symbols if futures else self.spot_symbols).get(order["symbol"], {})
@@ -414,13 +424,38 @@ class BinanceSimulator(FakeExchange):
         self.margin_calls.append(dict(call.params))
         return self._json({"code": 200, "msg": "success"})
 
+    def _index(self) -> None:
+        """Index the orders added since the last lookup (placed here, or put in ``orders`` by a test, with
+        its ``owner`` and ``futures_ids``, before its next request)."""
+        for order_id in self.orders.fresh():
+            order, key, futures = self.orders[order_id], self.owner.get(order_id, ""), order_id in self.futures_ids
+            self._by_account.add((key, futures), order_id)
+            self._by_symbol.add((key, futures, order.get("symbol")), order_id)
+            self._by_cid.add((key, futures, order.get("clientOrderId")), order_id)
+            self._by_text.add(str(order.get("orderId")), order_id)
+            self._maybe_open.setdefault((key, futures), {})[order_id] = None
+
+    def _orders(self, ids: list[int], key: str, futures: bool, symbol: str | None = None) -> list[dict[str, Any]]:
+        """The orders of ``ids`` (ledger order) that are ``key``'s on this product, in ``symbol`` if given."""
+        out = []
+        for order_id in self.orders.in_order(ids):
+            order = self.orders[order_id]
+            if (order_id in self.futures_ids) is futures and self.owner.get(order_id) == key and symbol in (None, order["symbol"]):
+                out.append(order)
+        return out
+
     def _mine(self, key: str, futures: bool, symbol: str | None = None) -> list[dict[str, Any]]:
-        return [o for i, o in self.orders.items()
-                if (i in self.futures_ids) is futures and self.owner.get(i) == key and symbol in (None, o["symbol"])]
+        self._index()
+        ids = self._by_account.get((key, futures)) if symbol is None else self._by_symbol.get((key, futures, symbol))
+        return self._orders(ids, key, futures, symbol)
 
     def _find(self, call: Call) -> dict[str, Any] | None:
-        params = call.params
-        for order in self._mine(call.api_key, self._futures(call), params.get("symbol")):
+        """The account's first order (in placement order) with this ``orderId`` or ``origClientOrderId``."""
+        self._index()
+        params, key, futures = call.params, call.api_key, self._futures(call)
+        candidates = [*self._by_text.get(params.get("orderId", "")),
+                      *self._by_cid.get((key, futures, params.get("origClientOrderId")))]
+        for order in self._orders(candidates, key, futures, params.get("symbol")):
             if str(order["orderId"]) == params.get("orderId") or order["clientOrderId"] == params.get(
                 "origClientOrderId"
             ):
@@ -433,20 +468,40 @@ class BinanceSimulator(FakeExchange):
         return {k: v for k, v in order.items() if k not in ("fills", "transactTime")}
 
     async def _open_orders(self, call: Call) -> web.StreamResponse:
-        return self._json([self._view(o) for o in self._mine(call.api_key, self._futures(call), call.params.get("symbol"))
-                           if o["status"] in OPEN_STATUSES])
+        self._index()
+        key, futures = call.api_key, self._futures(call)
+        maybe = self._maybe_open.setdefault((key, futures), {})
+        for order_id in [i for i in maybe if i not in self.orders or self.orders[i]["status"] not in OPEN_STATUSES]:
+            del maybe[order_id]  # closed: a later fill that reopens it puts it back
+        return self._json([self._view(o) for o in self._orders(list(maybe), key, futures, call.params.get("symbol"))])
 
     async def _all_orders(self, call: Call) -> web.StreamResponse:
         if "symbol" not in call.params:
             return self._error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
         limit = min(int(call.params.get("limit", "500")), 1000)
-        return self._json([self._view(o) for o in self._mine(call.api_key, self._futures(call), call.params["symbol"])][-limit:])
+        key, futures, symbol = call.api_key, self._futures(call), call.params["symbol"]
+        self._index()
+        # the last ``limit`` of the account's orders in this symbol, found from the end of its index (which
+        # is in placement order; a key seen twice was deleted and put back: its later place counts)
+        newest: list[dict[str, Any]] = []
+        seen: set[int] = set()
+        for order_id in reversed(self._by_symbol.get((key, futures, symbol))) if limit > 0 else ():
+            if order_id in seen or order_id not in self.orders:
+                continue
+            seen.add(order_id)
+            newest += self._orders([order_id], key, futures, symbol)
+            if len(newest) == limit:
+                break
+        answer = newest[::-1] if limit > 0 else self._mine(key, futures, symbol)[-limit:]
+        return self._json([self._view(o) for o in answer])
 
     async def _my_trades(self, call: Call) -> web.StreamResponse:
         if "symbol" not in call.params:
             return self._error(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
         futures = self._futures(call)
-        mine = [t for t in self.trades if t["futures"] is futures and t["symbol"] == call.params["symbol"]
+        wanted = call.params.get("orderId")
+        mine = [t for t in (self.trades if wanted is None else self._trades_of.get(wanted))
+                if t["futures"] is futures and t["symbol"] == call.params["symbol"]
                 and self.owner.get(t["orderId"]) == call.api_key
                 and call.params.get("orderId") in (None, str(t["orderId"]))]
         return self._json([{k: v for k, v in t.items() if k != "futures"} for t in mine])
@@ -534,7 +589,9 @@ class BinanceSimulator(FakeExchange):
         if not params.get("newClientOrderId"):  # Binance generates one when none is sent
             params["newClientOrderId"] = f"sim{self.request_count}x{len(self.orders)}"
         cid = params["newClientOrderId"]
-        if any(o["clientOrderId"] == cid and o["status"] in OPEN_STATUSES for o in self._mine(call.api_key, futures)):
+        self._index()
+        if any(o["clientOrderId"] == cid and o["status"] in OPEN_STATUSES
+               for o in self._orders(self._by_cid.get((call.api_key, futures, cid)), call.api_key, futures)):
             if futures:
                 return self.refuse(call, 400, -4116, "ClientOrderId is duplicated.", duplicate=True)
             return self.refuse(call, 400, -2010, "Duplicate order sent.", duplicate=True)
@@ -650,8 +707,9 @@ class BinanceSimulator(FakeExchange):
         for name in ("quantity", "triggerPrice", "clientAlgoId", *(("price",) if kind in ("STOP", "TAKE_PROFIT") else ())):
             if not params.get(name):
                 return self.refuse(call, 400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        self._index_algos()
         if any(a["clientAlgoId"] == params["clientAlgoId"] and a["algoStatus"] == "NEW" and self.algo_owner[i] == call.api_key
-               for i, a in self.algos.items()):
+               for i in self._algo_by_cid.get((call.api_key, params["clientAlgoId"])) if (a := self.algos.get(i)) is not None):
             return self.refuse(call, 400, -4116, "ClientOrderId is duplicated.", duplicate=True)
         if _triggers_now(kind, params["side"], Decimal(params["triggerPrice"]), self.last_of(params["symbol"], True)):
             return self.refuse(call, 400, -2021, "Order would immediately trigger.")
@@ -679,13 +737,28 @@ class BinanceSimulator(FakeExchange):
         self.accept(call, params["clientAlgoId"], algo_id)
         return self._json(algo)
 
+    def _index_algos(self) -> None:
+        for algo_id in self.algos.fresh():
+            key = self.algo_owner.get(algo_id, "")
+            self._algos_of.add(key, algo_id)
+            self._algo_by_cid.add((key, self.algos[algo_id]["clientAlgoId"]), algo_id)
+
+    def _key_of(self, text: str | None) -> int | None:
+        """The int id whose ``str`` is exactly ``text`` (how the lookups compare ids), else None."""
+        return int(text) if text and text.isdigit() and str(int(text)) == text else None
+
     def _find_algo(self, call: Call) -> dict[str, Any] | None:
-        for algo_id, algo in self.algos.items():
-            if self.algo_owner[algo_id] != call.api_key:
-                continue
-            if str(algo_id) == call.params.get("algoId") or algo["clientAlgoId"] == call.params.get("clientAlgoId"):
-                return algo
-        return None
+        self._index_algos()
+        wanted_id, wanted_cid = call.params.get("algoId"), call.params.get("clientAlgoId")
+        by_id = self._key_of(wanted_id)
+        candidates = [*([by_id] if by_id is not None else []), *self._algo_by_cid.get((call.api_key, wanted_cid))]
+
+        def matches(algo_id: int) -> bool:
+            algo = self.algos[algo_id]
+            return self.algo_owner.get(algo_id) == call.api_key and (
+                str(algo_id) == wanted_id or algo["clientAlgoId"] == wanted_cid)
+        found = self.algos.first(candidates, matches)
+        return None if found is None else self.algos[found]
 
     async def _query_algo(self, call: Call) -> web.StreamResponse:
         algo = self._find_algo(call)
@@ -698,13 +771,20 @@ class BinanceSimulator(FakeExchange):
         algo["algoStatus"], algo["updateTime"] = "CANCELED", self.now_ms()
         return self._json({"algoId": algo["algoId"], "clientAlgoId": algo["clientAlgoId"], "code": "200", "msg": "success"})
 
+    def _my_algos(self, call: Call) -> list[dict[str, Any]]:
+        self._index_algos()
+        mine = []
+        for algo_id in self.algos.in_order(self._algos_of.get(call.api_key)):
+            algo = self.algos[algo_id]
+            if self.algo_owner.get(algo_id) == call.api_key and call.params.get("symbol") in (None, algo["symbol"]):
+                mine.append(algo)
+        return mine
+
     async def _open_algos(self, call: Call) -> web.StreamResponse:
-        return self._json([a for i, a in self.algos.items() if a["algoStatus"] == "NEW" and self.algo_owner[i] == call.api_key
-                           and call.params.get("symbol") in (None, a["symbol"])])
+        return self._json([a for a in self._my_algos(call) if a["algoStatus"] == "NEW"])
 
     async def _all_algos(self, call: Call) -> web.StreamResponse:
-        return self._json([a for i, a in self.algos.items() if self.algo_owner[i] == call.api_key
-                           and call.params.get("symbol") in (None, a["symbol"])])
+        return self._json(self._my_algos(call))
 
 
 def make_simulator(**options: Any) -> BinanceSimulator:

@@ -23,6 +23,7 @@ import attrs
 
 from terminal5 import jsonutil
 from terminal5.decimals import plain
+from terminal5.testing.fake_index import Ledger, Postings
 from terminal5.testing.fake_wallets import Resting, Wallet
 
 SPOT_FEE = Decimal("0.001")
@@ -111,9 +112,12 @@ class Account:
     margin_mode: str = "crossed"
     #: (native symbol, hold side) -> [size, average open price]; one-way keeps the net on "long"/"short"
     positions: dict[tuple[str, str], list[Decimal]] = attrs.field(factory=dict)
-    orders: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    plans: dict[str, dict[str, Any]] = attrs.field(factory=dict)
+    orders: Ledger = attrs.field(factory=Ledger)  # orderId -> payload
+    plans: Ledger = attrs.field(factory=Ledger)  # orderId -> payload
     fills: list[dict[str, Any]] = attrs.field(factory=list)
+    #: clientOid -> ids of ``orders`` / ``plans`` that carry (or carried) it: see ``SimState.index``
+    order_cids: Postings = attrs.field(factory=Postings, repr=False, eq=False)
+    plan_cids: Postings = attrs.field(factory=Postings, repr=False, eq=False)
 
     @classmethod
     def new(cls, key: str, secret: str, passphrase: str, spot: Mapping[str, Decimal] | None = None) -> Account:
@@ -170,10 +174,29 @@ class SimState:
     def placed(self, client_oid: str) -> list[dict[str, Any]]:
         return [p for _, _, p in self.placements if p.get("clientOid") == client_oid]
 
+    @staticmethod
+    def index(account: Account) -> None:
+        """Index the account's orders and plans added since the last lookup (placed here or by a test)."""
+        for order_id in account.orders.fresh():
+            account.order_cids.add(account.orders[order_id].get("clientOid"), order_id)
+        for plan_id in account.plans.fresh():
+            account.plan_cids.add(account.plans[plan_id].get("clientOid"), plan_id)
+
+    def by_client_oid(self, account: Account, client_oid: Any, *, plans: bool = False) -> dict[str, Any] | None:
+        """The account's first order (or plan), in placement order, carrying ``client_oid`` now."""
+        if not client_oid:
+            return None
+        self.index(account)
+        book, cids = (account.plans, account.plan_cids) if plans else (account.orders, account.order_cids)
+        found = book.first(cids.get(client_oid), lambda i: book[i].get("clientOid") == client_oid)
+        return None if found is None else book[found]
+
     def _duplicate(self, account: Account, client_oid: str | None) -> bool:
+        """Bitget refuses a clientOid any of the account's orders or plans ever carried, open or not."""
         if not client_oid:
             return False
-        return any(o.get("clientOid") == client_oid for o in (*account.orders.values(), *account.plans.values()))
+        return (self.by_client_oid(account, client_oid) is not None
+                or self.by_client_oid(account, client_oid, plans=True) is not None)
 
     def _new_id(self) -> str:
         return str(next(self._ids))
@@ -313,8 +336,7 @@ class SimState:
     def spot_find(self, account: Account, params: Mapping[str, Any]) -> dict[str, Any] | None:
         if params.get("orderId"):
             return account.orders.get(str(params["orderId"]))
-        cid = params.get("clientOid")
-        return next((o for o in account.orders.values() if cid and o["clientOid"] == cid), None)
+        return self.by_client_oid(account, params.get("clientOid"))
 
     def spot_cancel(self, account: Account, params: Mapping[str, Any]) -> dict[str, str]:
         order = self.spot_find(account, params)
@@ -353,9 +375,8 @@ class SimState:
     def plan_cancel(self, account: Account, keys: Iterable[Mapping[str, Any]], *, mix: bool) -> list[dict[str, str]]:
         done = []
         for key in keys:
-            plan = account.plans.get(str(key.get("orderId") or "")) or next(
-                (p for p in account.plans.values() if key.get("clientOid") and p["clientOid"] == key["clientOid"]),
-                None)
+            plan = account.plans.get(str(key.get("orderId") or "")) or self.by_client_oid(
+                account, key.get("clientOid"), plans=True)
             if plan is None or plan.get("planStatus", plan.get("status")) != "live":
                 raise SimError("43025", "Plan order does not exist")
             plan["planStatus" if mix else "status"] = "cancelled"
@@ -502,8 +523,7 @@ class SimState:
         if params.get("orderId"):
             order = account.orders.get(str(params["orderId"]))
         else:
-            cid = params.get("clientOid")
-            order = next((o for o in account.orders.values() if cid and o["clientOid"] == cid), None)
+            order = self.by_client_oid(account, params.get("clientOid"))
         if order is None or "state" not in order:
             return None
         if params.get("symbol") and order["symbol"] != str(params["symbol"]).upper():
@@ -533,6 +553,7 @@ class SimState:
         self._check_mix_price(info, price)
         self.modifications.append(dict(params))
         order.update(size=s(size), price=s(price), clientOid=new_oid, uTime=str(self.tick()))
+        account.order_cids.add(new_oid, order["orderId"])
         return {"orderId": order["orderId"], "clientOid": new_oid}
 
     def mix_plan_place(self, account: Account, params: Mapping[str, Any], path: str) -> dict[str, str]:

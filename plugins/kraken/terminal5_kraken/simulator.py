@@ -38,6 +38,7 @@ from aiohttp import web
 
 from terminal5 import jsonutil
 from terminal5.testing.fake_exchange import Account, Call, FakeExchange, Resting, Route, json_body
+from terminal5.testing.fake_index import Ledger, Postings
 from terminal5_kraken import constants as k
 from terminal5_kraken.sim_pairs import asset_pairs, reference_prices
 
@@ -69,8 +70,12 @@ class KrakenSimulator(FakeExchange):
         self.prices.update(reference_prices())
         #: a fixed clock (seconds) for tests that compare times; ``None`` follows the real clock
         self.frozen_at = frozen_at
-        self.orders: dict[str, dict[str, Any]] = {}
+        self.orders: Ledger = Ledger()  # txid -> payload
         self.owner: dict[str, str] = {}
+        # indexes over ``orders`` (see ``_index``): key -> txids; (key, cl_ord_id) and (key, str(userref)) ->
+        # txids; key -> txids that may be open (Kraken never reopens a closed order)
+        self._by_account, self._by_cid, self._by_userref = Postings(), Postings(), Postings()
+        self._maybe_open: dict[str, dict[str, None]] = {}
         self.nonces: dict[str, int] = {}
         #: (path, params without the nonce) of every authenticated private call
         self.calls: list[tuple[str, dict[str, str]]] = []
@@ -205,10 +210,36 @@ class KrakenSimulator(FakeExchange):
         """The account an order belongs to; one a test put in ``orders`` by hand is the first account's."""
         return self.owner.get(txid) or next(iter(self.accounts), "")
 
+    def _index(self) -> None:
+        """Index the orders added since the last lookup (placed here, or put in ``orders`` by a test, with
+        its ``owner`` if any, before its next request)."""
+        for txid in self.orders.fresh():
+            order, key = self.orders[txid], self.owner_of(txid)
+            self._by_account.add(key, txid)
+            self._by_cid.add((key, order.get("cl_ord_id")), txid)
+            self._by_userref.add((key, str(order.get("userref"))), txid)
+            self._maybe_open.setdefault(key, {})[txid] = None
+
+    def _candidates(self, call: Call, statuses: tuple[str, ...]) -> list[str]:
+        """The fewest txids that hold every order ``_mine`` could answer, in placement order."""
+        self._index()
+        params, key = call.params, call.api_key
+        if "cl_ord_id" in params:
+            return self.orders.in_order(self._by_cid.get((key, params["cl_ord_id"])))
+        if "userref" in params:
+            return self.orders.in_order(self._by_userref.get((key, params["userref"])))
+        if statuses == OPEN:
+            maybe = self._maybe_open.setdefault(key, {})
+            for txid in [t for t in maybe if t not in self.orders or self.orders[t]["status"] not in OPEN]:
+                del maybe[txid]
+            return self.orders.in_order(maybe)
+        return self.orders.in_order(self._by_account.get(key))
+
     def _mine(self, call: Call, statuses: tuple[str, ...]) -> dict[str, dict[str, Any]]:
         params = call.params
         out = {}
-        for txid, order in self.orders.items():
+        for txid in self._candidates(call, statuses):
+            order = self.orders[txid]
             if self.owner_of(txid) != call.api_key or order["status"] not in statuses:
                 continue
             if "userref" in params and str(order["userref"]) != params["userref"]:
