@@ -36,8 +36,6 @@ from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
 from loguru import logger
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _urgent: ContextVar[str | None] = ContextVar("terminal5_urgent", default=None)
 P = ParamSpec("P")
@@ -243,7 +241,13 @@ class RedisBudgetStore(BudgetStore):
     """Windows in Redis (``redis.asyncio`` client), shared by every process using the same keys."""
 
     def __init__(self, redis: Any, prefix: str = "terminal5:ratebudget:") -> None:
+        # imported here, not at the top: a process without Redis never loads the client (~5 MB RSS)
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import TimeoutError as RedisTimeoutError
+
         super().__init__()
+        #: what counts as "Redis unreachable" (this process's own windows are used meanwhile)
+        self._unreachable: tuple[type[BaseException], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
         self.redis = redis
         self.prefix = prefix
         self._script = redis.register_script(SCRIPT)
@@ -279,7 +283,7 @@ class RedisBudgetStore(BudgetStore):
             for attempt in (1, 2):
                 try:
                     return await shared()
-                except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+                except self._unreachable as exc:
                     if attempt == 2:
                         self._down_until = time.monotonic() + REDIS_RETRY_AFTER
                         logger.warning("rate budgets: redis unavailable ({}); this process's own windows for {:.0f} s",
