@@ -109,7 +109,8 @@ class BinanceClient:
         self._wall_clock = wall_clock
         #: server time minus local time, per API base URL (spot and futures run separate clocks)
         self.offsets: dict[str, int] = {}
-        self._info: dict[tuple[str, bool], tuple[float, Mapping[str, Any]]] = {}
+        #: per API: when its exchangeInfo was fetched, its markets and its rate limits
+        self._info: dict[tuple[str, bool], tuple[float, list[Market], list[Mapping[str, Any]]]] = {}
         self._indexes: dict[tuple[str, bool], SymbolIndex] = {}
         self._markets_lock = asyncio.Lock()
         self.margin_types: dict[tuple[str, str, str], str] = {}
@@ -274,34 +275,39 @@ class BinanceClient:
     def _fresh(self, fetched_at: float) -> bool:
         return self._wall_clock() - fetched_at < self.markets_ttl_s
 
-    async def _exchange_info(self, ctx: CallContext, *, refresh: bool = False) -> Mapping[str, Any]:
+    async def _markets(self, ctx: CallContext, *, refresh: bool = False) -> list[Market]:
+        """The markets of ``ctx``'s ``exchangeInfo`` (spot, or futures for SWAP and FUTURE), fetched or read
+        from the disk cache. Only the parsed markets and the rate limits stay in memory, not the document
+        (~10 MB for Binance spot's ~2,000 symbols); the symbol index and the markets returned share them."""
         futures = ctx.market_type is not MarketType.SPOT
         key = (ctx.base_url.rstrip("/"), futures)
         async with self._markets_lock:
             cached = self._info.get(key)
-            if cached is None and not refresh:
-                cached = await asyncio.to_thread(self._read_disk, self._cache_file(*key))
-            if cached is not None and not refresh and self._fresh(cached[0]):
-                data = cached[1]
-            else:
-                api = c.api_for(ctx.market_type)
-                response = await self._public(ctx, api.exchange_info, {}, endpoint="exchange_info")
-                data = response.data
-                if isinstance(data, Mapping) and data.get("serverTime"):
-                    received = self.transport.now_ms()  # the HTTP round trip only, as in sync_time
-                    self._set_offset(ctx, int(data["serverTime"]), received - int(response.latency_ms), received)
-                fetched_at = self._wall_clock()
-                await asyncio.to_thread(self._write_disk, self._cache_file(*key), fetched_at, data)
-                cached = (fetched_at, data)
-            self._info[key] = cached
-            self.limits.publish(_product(ctx.market_type), list(rate_limits_of(data)))
-            self._indexes[key] = SymbolIndex(parse_exchange_info(data, futures=futures))
-        return data
+            if cached is None or refresh or not self._fresh(cached[0]):
+                data: Mapping[str, Any] | None = None
+                if cached is None and not refresh:
+                    stored = await asyncio.to_thread(self._read_disk, self._cache_file(*key))
+                    if stored is not None and self._fresh(stored[0]):
+                        fetched_at, data = stored
+                if data is None:
+                    api = c.api_for(ctx.market_type)
+                    response = await self._public(ctx, api.exchange_info, {}, endpoint="exchange_info")
+                    data = response.data
+                    if isinstance(data, Mapping) and data.get("serverTime"):
+                        received = self.transport.now_ms()  # the HTTP round trip only, as in sync_time
+                        self._set_offset(ctx, int(data["serverTime"]), received - int(response.latency_ms), received)
+                    fetched_at = self._wall_clock()
+                    await asyncio.to_thread(self._write_disk, self._cache_file(*key), fetched_at, data)
+                markets = parse_exchange_info(data, futures=futures)
+                cached = (fetched_at, markets, list(rate_limits_of(data)))
+                self._info[key] = cached
+                self._indexes[key] = SymbolIndex(markets)
+            self.limits.publish(_product(ctx.market_type), cached[2])
+        return cached[1]
 
     async def load_markets(self, ctx: CallContext) -> Sequence[Market]:
         """The markets of ``ctx.market_type`` (SWAP and FUTURE share ``/fapi/v1/exchangeInfo``)."""
-        data = await self._exchange_info(ctx, refresh=bool(ctx.options.get("refresh_markets")))
-        markets = parse_exchange_info(data, futures=ctx.market_type is not MarketType.SPOT)
+        markets = await self._markets(ctx, refresh=bool(ctx.options.get("refresh_markets")))
         return [m for m in markets if m.type is ctx.market_type]
 
     def _symbol_of(self, ctx: CallContext) -> Callable[[str], str]:
