@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 from loguru import logger
 
-from terminal5 import jsonutil
+from terminal5 import heap, jsonutil
 from terminal5.errors import PluginError
 from terminal5.models import Market, MarketType
 from terminal5.wire import converter, unstructure
@@ -142,6 +142,7 @@ class MarketCache:
                     self._write_disk(key, book)
             except Exception as exc:  # a cache that cannot be written is refetched next time, never fatal
                 logger.warning("market cache for {} not written: {}", key[0], exc)
+            heap.release()
 
         future = asyncio.get_running_loop().run_in_executor(None, write)
         self._writes.add(future)
@@ -158,9 +159,13 @@ class MarketCache:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(
-            jsonutil.dumps({"fetched_at": int(time.time()), "markets": [unstructure(m) for m in book.markets]})
-        )
+        # one market at a time, not the whole document in memory (megabytes for Binance); the same text as
+        # jsonutil.dumps({"fetched_at": ..., "markets": [...]}), whose output is compact
+        with tmp.open("w") as out:
+            out.write(f'{{"fetched_at":{int(time.time())},"markets":[')
+            for i, market in enumerate(book.markets):
+                out.write("," + jsonutil.dumps(unstructure(market)) if i else jsonutil.dumps(unstructure(market)))
+            out.write("]}")
         tmp.replace(path)
 
     async def book(self, exchange: str, base_url: str, market_type: MarketType, loader: Loader) -> MarketBook:
@@ -178,6 +183,7 @@ class MarketCache:
                 self._books[key] = from_disk
                 return from_disk[1]
             book = MarketBook(await loader())
+            heap.release()  # what parsing the exchange's answer left behind
             self._books[key] = (time.time(), book)
             self._write_in_background(key, book)
             logger.info("{} {}: {} markets loaded", exchange, market_type.value, len(book.markets))

@@ -107,3 +107,22 @@ async def test_an_unreadable_cached_market_drops_the_cache_and_is_a_typed_error(
     again = await cache.book("x", "http://127.0.0.1:1", MarketType.SPOT, loader)
     assert loads == [1] and again.get("C1/USDT") == _markets(2)[1]
     await cache.flush()
+
+
+def test_the_file_written_one_market_at_a_time_is_the_document_jsonutil_writes(tmp_path: Path) -> None:
+    from terminal5 import heap, jsonutil
+    from terminal5.wire import unstructure
+
+    markets = [Market(exchange="x", symbol=f"B{i}/USDT", native_symbol=f"B{i}USDT", type=MarketType.SPOT, base=f"B{i}",
+                      quote="USDT", tick_size=Decimal("0.01"), info={"filters": [{"tickSize": "0.01"}], "n": i})
+               for i in range(3)]
+    cache = MarketCache(cache_dir=tmp_path)
+    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
+    for book in (MarketBook(markets), MarketBook()):
+        cache._write_disk(key, book)
+        path = cache._path(key)
+        assert path is not None
+        text = path.read_text()
+        written = jsonutil.loads(text)
+        assert text == jsonutil.dumps({"fetched_at": written["fetched_at"], "markets": [unstructure(m) for m in book.markets]})
+    heap.release()  # returns freed heap to the OS where glibc has malloc_trim; a no-op (never an error) elsewhere
