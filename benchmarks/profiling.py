@@ -121,6 +121,28 @@ def install_stage_timers() -> None:
         "loguru: emit (every sink, every line)",  # type: ignore[method-assign]
         loguru._handler.Handler.emit,
     )
+    _install_daemon_timers()
+
+
+def _install_daemon_timers() -> None:
+    """The daemon's own synchronous steps around an order (HTTP body, checks, token and broker reads,
+    the answer's JSON, metrics), looked up where the daemon's modules call them."""
+    import terminal5.daemon.api as api
+    import terminal5.daemon.body as json_body
+    import terminal5.daemon.http as http
+    from terminal5.daemon.metrics import Metrics
+    from terminal5.storage.fresh_reads import FreshReads
+
+    json_body.parse = _timed("daemon: body parse", json_body.parse)
+    json_body.check_content_type = _timed("daemon: content type check", json_body.check_content_type)
+    api.check_wire_order = _timed("daemon: check_wire_order", api.check_wire_order)
+    api.structure_request = _timed("daemon: structure_request", api.structure_request)
+    api.order_json = _timed("daemon: order_json (unstructure the answer)", api.order_json)
+    http.json_response = _timed("daemon: json_response (encode, web.Response)", http.json_response)
+    http.new_request_id = _timed("daemon: new_request_id", http.new_request_id)
+    http.check_query = _timed("daemon: check_query", http.check_query)
+    FreshReads.select_one = _timed("daemon: fresh read (token, broker row)", FreshReads.select_one)  # type: ignore[method-assign]
+    Metrics.request = _timed("daemon: metrics.request", Metrics.request)  # type: ignore[method-assign]
 
 
 def stage_report(orders: int) -> str:
