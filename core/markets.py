@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import msgspec
 from loguru import logger
 
 from terminal5 import heap, jsonutil
@@ -19,64 +20,90 @@ from terminal5.models import Market, MarketType
 from terminal5.wire import converter, unstructure
 
 
+class _CachedFile(msgspec.Struct):
+    """The disk cache's document, each market left as its JSON text (decoded on first use)."""
+
+    fetched_at: int
+    markets: list[msgspec.Raw]
+
+
+class _CachedNames(msgspec.Struct):
+    """The two fields of a cached market that index it (the rest is skipped, not decoded)."""
+
+    symbol: str
+    native_symbol: str
+
+
+#: a market as the disk cache holds it: decoded (a dict), or its JSON text not decoded yet
+Stored = dict[str, Any] | msgspec.Raw
+
+
 class MarketBook:
     """The markets of one exchange endpoint and market type, by unified and by native symbol.
 
     A book read back from the disk cache keeps each market as stored and structures it on first use
-    (``of_cached``): a warm restart does not build ~2,000 Binance markets to place one order."""
+    (``of_cached``): a warm restart does not build ~2,000 Binance markets to place one order, nor even
+    decode them (each stays JSON text until asked for)."""
 
     def __init__(self, markets: Iterable[Market] = ()) -> None:
         self._all: list[Market] | None = list(markets)
         self.by_symbol = {m.symbol: m for m in self._all}
         self.by_native = {m.native_symbol: m for m in self._all}
         #: markets as stored, not structured yet (a book from the disk cache), and where they came from
-        self._stored: list[dict[str, Any]] = []
-        self._stored_by_symbol: dict[str, dict[str, Any]] = {}
-        self._stored_by_native: dict[str, dict[str, Any]] = {}
+        #: markets as stored, not structured yet (a book from the disk cache): (symbol, stored) in the
+        #: cache's order, and by symbol and native symbol
+        self._stored: list[tuple[str, Stored]] = []
+        self._stored_by_symbol: dict[str, Stored] = {}
+        self._stored_by_native: dict[str, tuple[str, Stored]] = {}
         self._on_unreadable: Callable[[], None] | None = None
 
     @classmethod
     def of_cached(cls, stored: list[dict[str, Any]], on_unreadable: Callable[[], None] | None = None) -> MarketBook:
         """A book over markets as the disk cache stores them, each structured when first asked for.
         ``on_unreadable`` is called when one cannot be (the cache is then dropped and refetched)."""
+        return cls._of_stored([(str(m["symbol"]), str(m["native_symbol"]), m) for m in stored], on_unreadable)
+
+    @classmethod
+    def _of_stored(cls, stored: list[tuple[str, str, Stored]], on_unreadable: Callable[[], None] | None) -> MarketBook:
         book = cls()
         book._all = None
-        book._stored = stored
-        book._stored_by_symbol = {str(m["symbol"]): m for m in stored}
-        book._stored_by_native = {str(m["native_symbol"]): m for m in stored}
+        book._stored = [(symbol, entry) for symbol, _, entry in stored]
+        book._stored_by_symbol = {symbol: entry for symbol, _, entry in stored}
+        book._stored_by_native = {native: (symbol, entry) for symbol, native, entry in stored}
         book._on_unreadable = on_unreadable
         return book
 
     @property
     def markets(self) -> list[Market]:
         if self._all is None:
-            self._all = [self._adopt(m) for m in self._stored]
+            self._all = [self._adopt(symbol, m) for symbol, m in self._stored]
         return self._all
 
     def get(self, symbol: str) -> Market | None:
         found = self.by_symbol.get(symbol)
         if found is None and symbol in self._stored_by_symbol:
-            found = self._adopt(self._stored_by_symbol[symbol])
+            found = self._adopt(symbol, self._stored_by_symbol[symbol])
         return found
 
     def native(self, native_symbol: str) -> Market | None:
         found = self.by_native.get(native_symbol)
         if found is None and native_symbol in self._stored_by_native:
-            found = self._adopt(self._stored_by_native[native_symbol])
+            found = self._adopt(*self._stored_by_native[native_symbol])
         return found
 
-    def _adopt(self, stored: dict[str, Any]) -> Market:
-        known = self.by_symbol.get(str(stored["symbol"]))
+    def _adopt(self, symbol: str, stored: Stored) -> Market:
+        known = self.by_symbol.get(symbol)
         if known is not None:
             return known
         try:
-            market = _market_from_cache(dict(stored))
+            data = jsonutil.loads(bytes(stored)) if isinstance(stored, msgspec.Raw) else dict(stored)
+            market = _market_from_cache(data)
         except Exception as exc:
-            logger.warning("market cache entry {} unreadable ({}); the cache is dropped", stored.get("symbol"), exc)
+            logger.warning("market cache entry {} unreadable ({}); the cache is dropped", symbol, exc)
             if self._on_unreadable is not None:
                 self._on_unreadable()
             raise PluginError(
-                f"the cached metadata of market {stored.get('symbol')!r} is unreadable; it is refetched: retry"
+                f"the cached metadata of market {symbol!r} is unreadable; it is refetched: retry"
             ) from exc
         self.by_symbol[market.symbol] = market
         self.by_native[market.native_symbol] = market
@@ -114,11 +141,13 @@ class MarketCache:
         if path is None or not path.exists():
             return None
         try:
-            data = jsonutil.loads(path.read_text())
-            fetched = int(data["fetched_at"])
-            if time.time() - fetched > self.ttl:
+            # each market stays JSON text: only its two names are read now (``MarketBook._adopt`` decodes it)
+            data = msgspec.json.decode(path.read_bytes(), type=_CachedFile)
+            if time.time() - data.fetched_at > self.ttl:
                 return None
-            return fetched, MarketBook.of_cached(list(data["markets"]), lambda: self._drop(key))
+            names = [msgspec.json.decode(raw, type=_CachedNames) for raw in data.markets]
+            stored = [(n.symbol, n.native_symbol, raw) for n, raw in zip(names, data.markets, strict=True)]
+            return data.fetched_at, MarketBook._of_stored(stored, lambda: self._drop(key))
         except Exception as exc:  # a corrupt cache is refetched, never fatal
             logger.warning("market cache {} unreadable ({}); refetching", path, exc)
             return None

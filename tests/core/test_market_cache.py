@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
+
 from terminal5.markets import MarketBook, MarketCache
 from terminal5.models import Market, MarketType
 
@@ -72,6 +74,7 @@ async def test_a_warm_book_structures_only_the_markets_asked_for(tmp_path: Path)
     assert cached is not None
     book = cached[1]
     assert book.by_symbol == {}  # nothing structured yet
+    assert all(isinstance(entry, msgspec.Raw) for _, entry in book._stored)  # nor even decoded
     assert book.get("C3/USDT") == markets[3] and list(book.by_symbol) == ["C3/USDT"]
     assert book.native("C3USDT") is book.get("C3/USDT")  # one object per market, whichever way it is found
     assert book.get("C9/USDT") is None and book.native("nope") is None
@@ -107,6 +110,20 @@ async def test_an_unreadable_cached_market_drops_the_cache_and_is_a_typed_error(
     again = await cache.book("x", "http://127.0.0.1:1", MarketType.SPOT, loader)
     assert loads == [1] and again.get("C1/USDT") == _markets(2)[1]
     await cache.flush()
+
+
+async def test_a_cached_market_without_its_names_makes_the_whole_cache_refetched(tmp_path: Path) -> None:
+    from terminal5 import jsonutil
+
+    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
+    cache = MarketCache(cache_dir=tmp_path)
+    cache._write_disk(key, MarketBook(_markets(2)))
+    path = cache._path(key)
+    assert path is not None
+    data = jsonutil.loads(path.read_text())
+    del data["markets"][1]["native_symbol"]
+    path.write_text(jsonutil.dumps(data))
+    assert MarketCache(cache_dir=tmp_path)._read_disk(key) is None  # refetched, never a crash
 
 
 def test_the_file_written_one_market_at_a_time_is_the_document_jsonutil_writes(tmp_path: Path) -> None:
