@@ -122,7 +122,7 @@ class Daemon:
     def load(self, orders: int, concurrency: int, max_seconds: float) -> dict[str, Any]:
         assert self.proc is not None
         cpu0 = process_cpu(self.proc.pid)
-        done = subprocess.run([sys.executable, str(HERE / "load.py"), "--url", self.url, "--token", self.token,
+        done = subprocess.run([sys.executable, str(HERE / "load.py"), "--url", self.url, f"--token={self.token}",
                                "--brokers", ",".join(map(str, self.broker_ids)), "--exchange", self.exchange,
                                "--orders", str(orders), "--concurrency", str(concurrency), "--max-seconds", str(max_seconds)],
                               capture_output=True, timeout=max_seconds + 60, check=True)

@@ -157,8 +157,7 @@ def stream_load(
             str(HERE / "load.py"),
             "--redis",
             redis.url,
-            "--token",
-            first.token,
+            f"--token={first.token}",  # one argument: a token may start with "-"
             "--brokers",
             ",".join(map(str, first.broker_ids)),
             "--exchange",
