@@ -4,8 +4,10 @@ simulator, where every CLI call warned "market cache unreadable" and refetched ~
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -85,17 +87,10 @@ async def test_a_warm_book_structures_only_the_markets_asked_for(tmp_path: Path)
 async def test_an_unreadable_cached_market_drops_the_cache_and_is_a_typed_error(tmp_path: Path) -> None:
     import pytest
 
-    from terminal5 import jsonutil
     from terminal5.errors import PluginError
 
-    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
     cache = MarketCache(cache_dir=tmp_path)
-    cache._write_disk(key, MarketBook(_markets(2)))
-    path = cache._path(key)
-    assert path is not None
-    data = jsonutil.loads(path.read_text())
-    data["markets"][1]["tick_size"] = "not a number"
-    path.write_text(jsonutil.dumps(data))
+    path = _cache_with_second_market_edited(cache, lambda market: market.update(tick_size="not a number"))
     loads = []
 
     async def loader() -> list[Market]:
@@ -113,17 +108,24 @@ async def test_an_unreadable_cached_market_drops_the_cache_and_is_a_typed_error(
 
 
 async def test_a_cached_market_without_its_names_makes_the_whole_cache_refetched(tmp_path: Path) -> None:
+    _cache_with_second_market_edited(MarketCache(cache_dir=tmp_path), lambda market: market.pop("native_symbol"))
+    assert MarketCache(cache_dir=tmp_path)._read_disk(KEY) is None  # refetched, never a crash
+
+
+KEY = ("x", "http://127.0.0.1:1", MarketType.SPOT)
+
+
+def _cache_with_second_market_edited(cache: MarketCache, edit: Callable[[dict[str, Any]], Any]) -> Path:
+    """The disk cache of two markets (``KEY``), the second one's stored JSON edited; its path."""
     from terminal5 import jsonutil
 
-    key = ("x", "http://127.0.0.1:1", MarketType.SPOT)
-    cache = MarketCache(cache_dir=tmp_path)
-    cache._write_disk(key, MarketBook(_markets(2)))
-    path = cache._path(key)
+    cache._write_disk(KEY, MarketBook(_markets(2)))
+    path = cache._path(KEY)
     assert path is not None
     data = jsonutil.loads(path.read_text())
-    del data["markets"][1]["native_symbol"]
+    edit(data["markets"][1])
     path.write_text(jsonutil.dumps(data))
-    assert MarketCache(cache_dir=tmp_path)._read_disk(key) is None  # refetched, never a crash
+    return path
 
 
 def test_the_file_written_one_market_at_a_time_is_the_document_jsonutil_writes(tmp_path: Path) -> None:
