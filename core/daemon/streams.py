@@ -37,11 +37,10 @@ from decimal import Decimal
 from typing import Any
 
 from loguru import logger
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from terminal5 import jsonutil
 from terminal5.daemon.api import Api, parse_bool
+from terminal5.daemon.stream_replies import write_reply
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import AuthenticationError, InvalidOrderRequest, Terminal5Error
 from terminal5.logs import request_scope
@@ -228,19 +227,11 @@ class StreamConsumer:
                 await self.before_ack(entry_id, fields)
             reply = {"request_id": request_id, "ok": "1" if ok else "0", "status": str(status),
                      "body": jsonutil.dumps(result)}
-            for attempt in (1, 2, 3):  # a connection Redis dropped is replaced: the reply is written again
-                pipe = self.redis.pipeline(transaction=True)
-                pipe.xadd(reply_to, reply, maxlen=1000, approximate=True)
-                pipe.expire(reply_to, self.reply_ttl)
-                pipe.xack(self.stream, self.group, entry_id)
-                pipe.xdel(self.stream, entry_id)  # answered: the entry (and its token) leaves Redis
-                try:
-                    await pipe.execute()
-                    break
-                except (RedisConnectionError, RedisTimeoutError):
-                    if attempt == 3:
-                        raise
-                    await asyncio.sleep(0.2 * attempt)
+            if not await write_reply(self.redis, self.stream, self.group, self.consumer, entry_id, reply_to, reply,
+                                     ttl=self.reply_ttl):
+                logger.info("stream {} {}: answered already (its reply written before a lost connection)",
+                            fields.get("op"), entry_id)
+                return
             self.processed += 1
             if self.metrics is not None:
                 op = fields.get("op")

@@ -1,0 +1,137 @@
+"""A Streams reply is written at most once (``terminal5.daemon.stream_replies``): after a connection lost
+around the reply transaction, the entry is looked up before writing again. Found by the chaos of a killed
+consumer: redis-py turned the cancel of a handler into a connection error, the handler wrote its reply again
+200 ms later, and the request had two replies (tests/daemon/test_streams.py, 1 CI run in a few)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from terminal5.daemon.stream_replies import write_reply
+from terminal5.testing.pytest_plugin import skip_or_fail
+
+from .conftest import REDIS_URL
+
+pytestmark = pytest.mark.redis
+GROUP = "terminal5"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Any]:
+    import redis.asyncio as aredis
+
+    client = aredis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    prefix = f"t5test:{uuid.uuid4().hex[:10]}"
+    try:
+        yield client, prefix
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+class LosingPipelines:
+    """``redis`` whose next ``lose`` reply transactions lose their answer: run first (``ran``) or not."""
+
+    def __init__(self, redis: Any, *, lose: int, ran: bool, on_loss: Any = None) -> None:
+        self.redis, self.lose, self.ran, self.on_loss = redis, lose, ran, on_loss
+        self.executed = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.redis, name)
+
+    def pipeline(self, transaction: bool = True) -> Any:
+        real = self.redis.pipeline(transaction=transaction)
+        outer = self
+
+        class Pipe:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
+            async def execute(self) -> Any:
+                if outer.lose <= 0:
+                    outer.executed += 1
+                    return await real.execute()
+                outer.lose -= 1
+                if outer.ran:
+                    outer.executed += 1
+                    await real.execute()
+                else:
+                    await real.reset()
+                if outer.on_loss is not None:
+                    outer.on_loss()
+                raise RedisConnectionError("Connection closed by server.")
+
+        return Pipe()
+
+
+async def pending_entry(redis: Any, prefix: str, consumer: str = "c1") -> tuple[str, str]:
+    stream = f"{prefix}:requests"
+    await redis.xgroup_create(stream, GROUP, id="0", mkstream=True)
+    await redis.xadd(stream, {"request_id": "r1", "op": "place_order"})
+    (_, entries), = await redis.xreadgroup(GROUP, consumer, {stream: ">"}, count=1)
+    entry_id = entries[0][0].decode()
+    return stream, entry_id
+
+
+async def reply_once(redis: Any, stream: str, entry_id: str, reply_to: str, consumer: str = "c1") -> bool:
+    return await write_reply(redis, stream, GROUP, consumer, entry_id, reply_to,
+                             {"request_id": "r1", "ok": "1", "status": "200", "body": "{}"}, ttl=60)
+
+
+async def test_a_transaction_that_ran_but_lost_its_answer_is_not_written_again(redis: Any) -> None:
+    client, prefix = redis
+    stream, entry_id = await pending_entry(client, prefix)
+    losing = LosingPipelines(client, lose=1, ran=True)
+    assert await reply_once(losing, stream, entry_id, f"{prefix}:replies:r1") is False
+    assert await client.xlen(f"{prefix}:replies:r1") == 1 and losing.executed == 1
+    assert (await client.xpending(stream, GROUP))["pending"] == 0
+
+
+async def test_a_transaction_lost_before_it_ran_is_written_on_the_next_attempt(redis: Any) -> None:
+    client, prefix = redis
+    stream, entry_id = await pending_entry(client, prefix)
+    losing = LosingPipelines(client, lose=2, ran=False)
+    assert await reply_once(losing, stream, entry_id, f"{prefix}:replies:r1") is True
+    assert await client.xlen(f"{prefix}:replies:r1") == 1
+    assert (await client.xpending(stream, GROUP))["pending"] == 0
+
+
+async def test_an_entry_another_consumer_claimed_meanwhile_is_left_to_it(redis: Any) -> None:
+    client, prefix = redis
+    stream, entry_id = await pending_entry(client, prefix)
+
+    def claimed_by_another() -> None:
+        asyncio.get_running_loop().create_task(client.xclaim(stream, GROUP, "c2", 0, [entry_id]))
+
+    losing = LosingPipelines(client, lose=1, ran=False, on_loss=claimed_by_another)
+    assert await reply_once(losing, stream, entry_id, f"{prefix}:replies:r1") is False
+    assert await client.xlen(f"{prefix}:replies:r1") == 0  # c2 answers it
+    pending = await client.xpending_range(stream, GROUP, min=entry_id, max=entry_id, count=1)
+    assert pending[0]["consumer"] == b"c2"
+
+
+async def test_a_cancelled_handler_does_not_write_on_when_its_cancel_arrives_as_a_connection_error(
+    redis: Any,
+) -> None:
+    client, prefix = redis
+    stream, entry_id = await pending_entry(client, prefix)
+    losing = LosingPipelines(client, lose=3, ran=False)
+    task = asyncio.ensure_future(reply_once(losing, stream, entry_id, f"{prefix}:replies:r1"))
+    losing.on_loss = lambda: task.cancel()  # the cancel lands while the client is inside execute()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert losing.lose == 2  # one attempt, no retry
+    assert await client.xlen(f"{prefix}:replies:r1") == 0
