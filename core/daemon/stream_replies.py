@@ -1,10 +1,11 @@
-"""A Streams front door's reply, written at most once (``terminal5.daemon.streams``).
+"""A Streams front door's reply, written once, by the consumer that holds the entry
+(``terminal5.daemon.streams``).
 
-The reply, the XACK and the XDEL of the request's entry go in one MULTI/EXEC transaction: all or nothing. A
-connection Redis dropped is replaced and the reply written again, but a transaction whose answer was lost
-may have run: before writing again, the entry is looked up, and if it is no longer pending on this consumer
-(the transaction ran, or another consumer claimed the entry and answers it), nothing is written. A client
-library that turns a cancellation into a connection error does not make a cancelled handler write on.
+One Lua script, atomic in Redis: if the entry is still pending on this consumer, write the reply, set its
+expiry, XACK and XDEL the entry (its token leaves Redis); otherwise write nothing. So a handler slower than
+the claim delay, whose entry another consumer has claimed meanwhile, leaves the answer to that consumer; and a
+connection lost after the script ran makes the next attempt a no-op, never a second reply. A client library
+that turns a cancellation into a connection error does not make a cancelled handler write on.
 """
 
 from __future__ import annotations
@@ -15,26 +16,40 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-#: attempts at the reply transaction, and the pause after each failed one (seconds, times the attempt)
+#: attempts at the reply, and the pause after each failed one (seconds, times the attempt)
 ATTEMPTS = 3
 PAUSE = 0.2
 
+# KEYS: the request stream, the reply stream. ARGV: group, consumer, entry id, reply ttl, then the reply's
+# field/value pairs. XPENDING's extended form answers [[id, consumer, idle ms, deliveries]].
+SCRIPT = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[3], 1)
+if #pending == 0 or pending[1][2] ~= ARGV[2] then
+  return 0
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', '~', 1000, '*', unpack(ARGV, 5))
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+redis.call('XDEL', KEYS[1], ARGV[3])
+return 1
+"""
 
-async def write_reply(redis: Any, stream: str, group: str, consumer: str, entry_id: str, reply_to: str,
+def reply_script(redis: Any) -> Any:
+    """The reply script registered on this client (EVALSHA; EVAL again after Redis lost its scripts)."""
+    return redis.register_script(SCRIPT)
+
+
+async def write_reply(script: Any, stream: str, group: str, consumer: str, entry_id: str, reply_to: str,
                       reply: dict[str, str], *, ttl: int) -> bool:
-    """Answer the entry and acknowledge it; False when it was found answered already (or taken by another
-    consumer) after a lost attempt. Raises the connection error after the last attempt."""
+    """Answer the entry and acknowledge it, if it is still pending on ``consumer``; False when it is not (it
+    was answered already, or another consumer claimed it). ``script``: ``reply_script(redis)``. Raises the
+    connection error after the last attempt."""
+    args: list[Any] = [group, consumer, entry_id, ttl]
+    for field, value in reply.items():
+        args += [field, value]
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            if attempt > 1 and not await still_pending_on(redis, stream, group, consumer, entry_id):
-                return False
-            pipe = redis.pipeline(transaction=True)
-            pipe.xadd(reply_to, reply, maxlen=1000, approximate=True)
-            pipe.expire(reply_to, ttl)
-            pipe.xack(stream, group, entry_id)
-            pipe.xdel(stream, entry_id)  # answered: the entry (and its token) leaves Redis
-            await pipe.execute()
-            return True
+            return bool(await script(keys=[stream, reply_to], args=args))
         except (RedisConnectionError, RedisTimeoutError):
             task = asyncio.current_task()
             if task is not None and task.cancelling():
@@ -43,12 +58,3 @@ async def write_reply(redis: Any, stream: str, group: str, consumer: str, entry_
                 raise
             await asyncio.sleep(PAUSE * attempt)
     raise AssertionError("unreachable")
-
-
-async def still_pending_on(redis: Any, stream: str, group: str, consumer: str, entry_id: str) -> bool:
-    """Is the entry still pending, delivered to ``consumer``?"""
-    pending = await redis.xpending_range(stream, group, min=entry_id, max=entry_id, count=1)
-    if not pending:
-        return False
-    owner = pending[0].get("consumer")
-    return (owner.decode() if isinstance(owner, bytes) else owner) == consumer

@@ -16,8 +16,10 @@ The reply is one entry on ``reply_to`` with fields ``request_id``, ``ok`` (``"1"
 ``{"error", "message", "field"?, "code"?}``). Reply streams expire after ``reply_ttl`` seconds.
 
 Delivery is at-least-once: an entry is acknowledged (XACK) only after its reply is written, and deleted
-(XDEL) in the same transaction, so a request's token does not stay in Redis once it is answered. Entries
-left pending by a consumer that died are claimed by a live one with XAUTOCLAIM after ``min_idle_ms``.
+(XDEL) in the same atomic script, so a request's token does not stay in Redis once it is answered; the
+script writes only while the entry is still pending on its consumer, so a request gets one reply
+(``terminal5.daemon.stream_replies``). Entries left pending by a consumer that died are claimed by a live
+one with XAUTOCLAIM after ``min_idle_ms``.
 Redelivery is harmless: ``place_order`` is idempotent on ``client_order_id``, and when the body has
 none it is derived from ``request_id`` (``S5_<sha256(request_id)[:24]>``), so a request reaches the
 exchange once however often it is delivered.
@@ -40,7 +42,7 @@ from loguru import logger
 
 from terminal5 import jsonutil
 from terminal5.daemon.api import Api, parse_bool
-from terminal5.daemon.stream_replies import write_reply
+from terminal5.daemon.stream_replies import reply_script, write_reply
 from terminal5.daemon.tokens import Principal
 from terminal5.errors import AuthenticationError, InvalidOrderRequest, Terminal5Error
 from terminal5.logs import request_scope
@@ -116,6 +118,7 @@ class StreamConsumer:
         self.claimed = 0
         #: test hook, awaited after the operation ran and before the reply/ack (simulates a crash there)
         self.before_ack: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
+        self._reply_script: Any = None  # registered on first use
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._running = False
@@ -227,9 +230,11 @@ class StreamConsumer:
                 await self.before_ack(entry_id, fields)
             reply = {"request_id": request_id, "ok": "1" if ok else "0", "status": str(status),
                      "body": jsonutil.dumps(result)}
-            if not await write_reply(self.redis, self.stream, self.group, self.consumer, entry_id, reply_to, reply,
-                                     ttl=self.reply_ttl):
-                logger.info("stream {} {}: answered already (its reply written before a lost connection)",
+            if self._reply_script is None:
+                self._reply_script = reply_script(self.redis)
+            if not await write_reply(self._reply_script, self.stream, self.group, self.consumer, entry_id, reply_to,
+                                     reply, ttl=self.reply_ttl):
+                logger.info("stream {} {}: not answered here (answered already, or claimed by another consumer)",
                             fields.get("op"), entry_id)
                 return
             self.processed += 1
