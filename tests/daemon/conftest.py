@@ -1,9 +1,11 @@
 """Fixtures for the daemon: a loopback exchange, a daemon on a temporary SQLite database with two users'
-brokers, tokens for each user and an admin, and an aiohttp test client."""
+brokers, tokens for each user and an admin, an aiohttp test client, and a Redis client with its own key
+prefix."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from terminal5.daemon.tokens import TokenStore
 from terminal5.secrets import generate_key
 from terminal5.settings import Settings
 from terminal5.testing.loopback_server import LoopbackExchange
+from terminal5.testing.pytest_plugin import skip_or_fail
 
 REDIS_URL = os.environ.get("TERMINAL5_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ACCOUNTS = {"key-user-one": "secret-one", "key-user-two": "secret-two", "key-user-bad": "secret-bad"}
@@ -94,3 +97,25 @@ def order_body(broker_id: int, cid: str, **extra: Any) -> dict[str, Any]:
             "price": "43000.10", "client_order_id": cid}
     body.update(extra)
     return body
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Any]:
+    """The CI Redis (``REDIS_URL``); ``redis.test_prefix`` prefixes the test's keys, deleted afterwards."""
+    import redis.asyncio as aredis
+
+    client = aredis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
+    prefix = f"t5test:{uuid.uuid4().hex[:10]}"
+    client.test_prefix = prefix  # type: ignore[attr-defined]
+    try:
+        yield client
+    finally:
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -6,40 +6,15 @@ wrote its reply again 200 ms later, and the request had two replies (tests/daemo
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from terminal5.daemon.stream_replies import reply_script, write_reply
-from terminal5.testing.pytest_plugin import skip_or_fail
-
-from .conftest import REDIS_URL
 
 pytestmark = pytest.mark.redis
 GROUP = "terminal5"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Any]:
-    import redis.asyncio as aredis
-
-    client = aredis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    prefix = f"t5test:{uuid.uuid4().hex[:10]}"
-    try:
-        yield client, prefix
-    finally:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 class LosingScript:
@@ -77,7 +52,7 @@ async def reply_once(script: Any, stream: str, entry_id: str, reply_to: str, con
 
 
 async def test_a_transaction_that_ran_but_lost_its_answer_is_not_written_again(redis: Any) -> None:
-    client, prefix = redis
+    client, prefix = redis, redis.test_prefix
     stream, entry_id = await pending_entry(client, prefix)
     losing = LosingScript(client, lose=1, ran=True)
     assert await reply_once(losing, stream, entry_id, f"{prefix}:replies:r1") is False
@@ -86,7 +61,7 @@ async def test_a_transaction_that_ran_but_lost_its_answer_is_not_written_again(r
 
 
 async def test_a_transaction_lost_before_it_ran_is_written_on_the_next_attempt(redis: Any) -> None:
-    client, prefix = redis
+    client, prefix = redis, redis.test_prefix
     stream, entry_id = await pending_entry(client, prefix)
     losing = LosingScript(client, lose=2, ran=False)
     assert await reply_once(losing, stream, entry_id, f"{prefix}:replies:r1") is True
@@ -95,7 +70,7 @@ async def test_a_transaction_lost_before_it_ran_is_written_on_the_next_attempt(r
 
 
 async def test_an_entry_another_consumer_claimed_meanwhile_is_left_to_it(redis: Any) -> None:
-    client, prefix = redis
+    client, prefix = redis, redis.test_prefix
     stream, entry_id = await pending_entry(client, prefix)
 
     def claimed_by_another() -> None:
@@ -111,7 +86,7 @@ async def test_an_entry_another_consumer_claimed_meanwhile_is_left_to_it(redis: 
 async def test_a_cancelled_handler_does_not_write_on_when_its_cancel_arrives_as_a_connection_error(
     redis: Any,
 ) -> None:
-    client, prefix = redis
+    client, prefix = redis, redis.test_prefix
     stream, entry_id = await pending_entry(client, prefix)
     losing = LosingScript(client, lose=3, ran=False)
     task = asyncio.ensure_future(reply_once(losing, stream, entry_id, f"{prefix}:replies:r1"))
@@ -124,7 +99,7 @@ async def test_a_cancelled_handler_does_not_write_on_when_its_cancel_arrives_as_
 
 async def test_a_slow_handler_whose_entry_was_claimed_leaves_the_answer_to_the_claimer(redis: Any) -> None:
     """Slower than the claim delay: another consumer took the entry; the first answer written is its."""
-    client, prefix = redis
+    client, prefix = redis, redis.test_prefix
     stream, entry_id = await pending_entry(client, prefix)
     await client.xclaim(stream, GROUP, "c2", 0, [entry_id])
     assert await reply_once(reply_script(client), stream, entry_id, f"{prefix}:replies:r1", consumer="c1") is False

@@ -5,38 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
 from terminal5 import jsonutil
 from terminal5.daemon.streams import StreamConsumer, request, stream_client_order_id
-from terminal5.testing.pytest_plugin import skip_or_fail
 
 from .conftest import REDIS_URL, World, order_body
 
 pytestmark = pytest.mark.redis
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator:
-    import redis.asyncio as aredis
-
-    client = aredis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as exc:
-        await client.aclose()
-        skip_or_fail(f"Redis not reachable at {REDIS_URL}: {type(exc).__name__}")
-    prefix = f"t5test:{uuid.uuid4().hex[:10]}"
-    client.test_prefix = prefix  # type: ignore[attr-defined]
-    try:
-        yield client
-    finally:
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*", count=500)]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
 
 
 def consumer(world: World, client, name: str, **kw) -> StreamConsumer:  # type: ignore[no-untyped-def]
