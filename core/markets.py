@@ -49,10 +49,8 @@ class MarketBook:
         self._all: list[Market] | None = list(markets)
         self.by_symbol = {m.symbol: m for m in self._all}
         self.by_native = {m.native_symbol: m for m in self._all}
-        #: markets as stored, not structured yet (a book from the disk cache), and where they came from
-        #: markets as stored, not structured yet (a book from the disk cache): (symbol, stored) in the
-        #: cache's order, and by symbol and native symbol
-        self._stored: list[tuple[str, Stored]] = []
+        #: markets as stored, not structured yet (a book from the disk cache): by symbol, in the cache's
+        #: order, and by native symbol
         self._stored_by_symbol: dict[str, Stored] = {}
         self._stored_by_native: dict[str, tuple[str, Stored]] = {}
         self._on_unreadable: Callable[[], None] | None = None
@@ -67,7 +65,6 @@ class MarketBook:
     def _of_stored(cls, stored: list[tuple[str, str, Stored]], on_unreadable: Callable[[], None] | None) -> MarketBook:
         book = cls()
         book._all = None
-        book._stored = [(symbol, entry) for symbol, _, entry in stored]
         book._stored_by_symbol = {symbol: entry for symbol, _, entry in stored}
         book._stored_by_native = {native: (symbol, entry) for symbol, native, entry in stored}
         book._on_unreadable = on_unreadable
@@ -76,7 +73,7 @@ class MarketBook:
     @property
     def markets(self) -> list[Market]:
         if self._all is None:
-            self._all = [self._adopt(symbol, m) for symbol, m in self._stored]
+            self._all = [self._adopt(symbol, m) for symbol, m in self._stored_by_symbol.items()]
         return self._all
 
     def get(self, symbol: str) -> Market | None:

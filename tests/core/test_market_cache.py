@@ -76,7 +76,7 @@ async def test_a_warm_book_structures_only_the_markets_asked_for(tmp_path: Path)
     assert cached is not None
     book = cached[1]
     assert book.by_symbol == {}  # nothing structured yet
-    assert all(isinstance(entry, msgspec.Raw) for _, entry in book._stored)  # nor even decoded
+    assert all(isinstance(entry, msgspec.Raw) for entry in book._stored_by_symbol.values())  # nor even decoded
     assert book.get("C3/USDT") == markets[3] and list(book.by_symbol) == ["C3/USDT"]
     assert book.native("C3USDT") is book.get("C3/USDT")  # one object per market, whichever way it is found
     assert book.get("C9/USDT") is None and book.native("nope") is None
