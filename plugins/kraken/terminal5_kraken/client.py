@@ -76,7 +76,6 @@ MAX_PAGES = 20
 #: higher nonce there first (calls in flight reach Kraken in either order). The call is signed again with a
 #: fresh nonce, this many times at most and a few ms apart: many invalid nonces lock the key out (~15 min)
 NONCE_RETRIES = 2
-INVALID_NONCE = "EAPI:Invalid nonce"
 
 
 class KrakenClient:
@@ -127,7 +126,7 @@ class KrakenClient:
             try:
                 return await self._signed_send_once(ctx, credentials, path, params, endpoint)
             except AuthenticationError as exc:
-                if exc.code != INVALID_NONCE or attempt == NONCE_RETRIES:
+                if exc.code != k.INVALID_NONCE or attempt == NONCE_RETRIES:
                     raise
                 log.warning("{}: invalid nonce (is another process using this key?); signing again", path)
                 await asyncio.sleep(0.002 * (attempt + 1))

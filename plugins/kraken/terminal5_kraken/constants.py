@@ -132,13 +132,16 @@ TRADABLE_PAIR_STATUSES: Final = frozenset({"online", "post_only", "limit_only", 
 
 # --- errors (reference §7) ------------------------------------------------------------------------
 
+#: refused before processing: another call of the key reached Kraken with a higher nonce first; a fresh nonce
+#: succeeds (``terminal5_kraken.client`` signs the call again)
+INVALID_NONCE: Final = "EAPI:Invalid nonce"
+
 #: Kraken's error strings are its codes. Exact strings first, then the longest matching prefix (for the
 #: ones carrying a suffix: ``EGeneral:Invalid arguments:volume``, ``EService: Throttled: 1700000000``).
 ERRORS: Final[dict[str, type[ExchangeError]]] = {
     "EAPI:Invalid key": AuthenticationError,
     "EAPI:Invalid signature": AuthenticationError,
-    # Rejected before processing; a fresh nonce succeeds. The taxonomy has no nonce class.
-    "EAPI:Invalid nonce": AuthenticationError,
+    INVALID_NONCE: AuthenticationError,  # the taxonomy has no nonce class
     "EAPI:Bad request": InvalidOrder,
     "EGeneral:Permission denied": PermissionDenied,
     "EGeneral:Invalid arguments": InvalidOrder,
