@@ -34,6 +34,7 @@ redis.call('XDEL', KEYS[1], ARGV[3])
 return 1
 """
 
+
 def reply_script(redis: Any) -> Any:
     """The reply script registered on this client (EVALSHA; EVAL again after Redis lost its scripts)."""
     return redis.register_script(SCRIPT)

@@ -118,7 +118,7 @@ class StreamConsumer:
         self.claimed = 0
         #: test hook, awaited after the operation ran and before the reply/ack (simulates a crash there)
         self.before_ack: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
-        self._reply_script: Any = None  # registered on first use
+        self._reply_script = reply_script(redis)  # registered on the client (no round trip until used)
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._running = False
@@ -230,8 +230,6 @@ class StreamConsumer:
                 await self.before_ack(entry_id, fields)
             reply = {"request_id": request_id, "ok": "1" if ok else "0", "status": str(status),
                      "body": jsonutil.dumps(result)}
-            if self._reply_script is None:
-                self._reply_script = reply_script(self.redis)
             if not await write_reply(self._reply_script, self.stream, self.group, self.consumer, entry_id, reply_to,
                                      reply, ttl=self.reply_ttl):
                 logger.info("stream {} {}: not answered here (answered already, or claimed by another consumer)",
